@@ -204,6 +204,14 @@ public sealed partial class MmioTransport
         {
             Events.Publish(new Events.QueueNotifyEvent((int)value));
         }
-        _device.ProcessQueue((int)value);
+        try
+        {
+            _device.ProcessQueue((int)value);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A device or backend bug must not unwind into the guest's store: the device stops, loudly.
+            RequestReset($"queue {value}: device error {e.GetType().Name}: {e.Message}");
+        }
     }
 }
