@@ -124,9 +124,9 @@ internal sealed unsafe class PackedVirtqueue : Virtqueue
             for (int k = 0; k < table.Length; k++)
             {
                 ref readonly ChainDesc c = ref table[k];
-                // Packed indirect tables chain implicitly: the driver leaves NEXT clear (the hostile workload may not).
+                // Packed indirect tables chain implicitly (section 2.8.18): NEXT stays clear.
                 WriteBody(t + (k * RingFlags.DescriptorSize), c.Addr, c.Len, 0);
-                WriteFlags(t + (k * RingFlags.DescriptorSize), c.Flags);
+                WriteFlags(t + (k * RingFlags.DescriptorSize), (ushort)(c.Flags & ~RingFlags.DescNext));
             }
         }
         byte* d = _ring + (_nextAvail * RingFlags.DescriptorSize);
