@@ -25,8 +25,9 @@ internal sealed class RequestParser
     {
         request.Clear();
         ReadOnlySpan<Descriptor> d = chain.Descriptors;
-        // The status byte is the very last byte of the chain and must be device-writable.
-        if (d.Length > 0 && d[^1].IsWriteOnly && d[^1].Length > 0)
+        // The status byte is the very last byte of the chain and must be device-writable. A chain whose end is
+        // unknown (a loop, say) has no trustworthy last byte: writing there could corrupt a driver buffer.
+        if (chain.EndKnown && d.Length > 0 && d[^1].IsWriteOnly && d[^1].Length > 0)
         {
             request.HasStatus = true;
             request.StatusAddress = d[^1].Address + d[^1].Length - 1;

@@ -24,6 +24,12 @@ public sealed class DescriptorChain
     /// <summary>Why the chain is malformed, or <see cref="ChainError.None"/>.</summary>
     public ChainError Error { get; internal set; }
 
+    /// <summary>
+    /// Whether the end of the chain is known despite an error (a wrong flag, say), so the device can still find
+    /// the status byte. Loops, bad links and unreadable indirect tables leave it unknown.
+    /// </summary>
+    public bool EndKnown => IsEndKnown(Error);
+
     /// <summary>Whether the chain came (partly) from an indirect table.</summary>
     public bool UsedIndirect { get; internal set; }
 
@@ -47,23 +53,29 @@ public sealed class DescriptorChain
     {
         if (Count == _descriptors.Length)
         {
-            Error = ChainError.TooLong;
+            Fail(ChainError.TooLong);
             return false;
         }
         if (!d.IsWriteOnly && Count > 0 && _descriptors[Count - 1].IsWriteOnly)
         {
-            Error = ChainError.ReadableAfterWritable;
+            Fail(ChainError.ReadableAfterWritable);
         }
         _descriptors[Count++] = d;
         return true;
     }
 
-    /// <summary>Records the first error only: later ones are consequences.</summary>
+    /// <summary>
+    /// Records the first error, except that an error which loses the chain's end (a loop, a bad link) replaces one
+    /// that did not: it decides whether a status byte may be written.
+    /// </summary>
     internal void Fail(ChainError error)
     {
-        if (Error == ChainError.None)
+        if (Error == ChainError.None || (EndKnown && !IsEndKnown(error)))
         {
             Error = error;
         }
     }
+
+    private static bool IsEndKnown(ChainError e) => e is ChainError.None or ChainError.NestedIndirect or ChainError.IndirectWithNext
+        or ChainError.ReadableAfterWritable or ChainError.IndirectNotNegotiated;
 }

@@ -74,12 +74,12 @@ public sealed class PackedQueue : VirtQueue
                 {
                     chain.Fail(ChainError.IndirectWithNext);
                 }
-                else if (chain.Error == ChainError.None)
+                if (chain.EndKnown)
                 {
                     CollectIndirect(memory, chain, addr, len, RingFormat.Packed);
                 }
             }
-            else if (chain.Error == ChainError.None)
+            else if (chain.EndKnown)
             {
                 chain.TryAdd(new Descriptor(addr, len, flags & DescriptorFlags.Write));
             }

@@ -76,8 +76,8 @@ public sealed class SplitQueue : VirtQueue
             {
                 if ((flags & DescriptorFlags.Next) != 0)
                 {
+                    // The table is still walked (and NEXT ignored) so the request can fail with a status.
                     chain.Fail(ChainError.IndirectWithNext);
-                    return;
                 }
                 CollectIndirect(memory, chain, addr, len, RingFormat.Split);
                 return;

@@ -115,8 +115,8 @@ public abstract class VirtQueue
         chain.UsedIndirect = true;
         if (!IndirectEnabled)
         {
+            // Still walked, so the status byte can carry the error back.
             chain.Fail(ChainError.IndirectNotNegotiated);
-            return;
         }
         if (length == 0 || length % Descriptor.Size != 0)
         {
@@ -141,8 +141,8 @@ public abstract class VirtQueue
             var flags = (DescriptorFlags)(format == RingFormat.Split ? w12 : w14);
             if ((flags & DescriptorFlags.Indirect) != 0)
             {
+                // Not followed: the entry stays a plain buffer and the request fails.
                 chain.Fail(ChainError.NestedIndirect);
-                return;
             }
             chain.TryAdd(new Descriptor(addr, len, flags & DescriptorFlags.Write));
             if (format == RingFormat.Packed)
