@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Serilog.Core;
 using VirtioScope.Guest;
+using VirtioScope.Guest.Workloads;
 
 namespace VirtioScope.Cli.Run;
 

@@ -1,6 +1,7 @@
 using Serilog;
 using VirtioScope.Block;
 using VirtioScope.Guest;
+using VirtioScope.Guest.Workloads;
 using VirtioScope.Memory;
 using VirtioScope.Virtio.Transport;
 

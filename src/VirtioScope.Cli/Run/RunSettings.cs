@@ -1,4 +1,5 @@
 using VirtioScope.Guest;
+using VirtioScope.Guest.Workloads;
 
 namespace VirtioScope.Cli.Run;
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using VirtioScope.Block;
 using VirtioScope.Guest;
+using VirtioScope.Guest.Workloads;
 using VirtioScope.Virtio.Transport;
 
 namespace VirtioScope.Cli.Run;
