@@ -250,6 +250,9 @@ public sealed class VirtioBlkGuest : IDisposable
 
     internal GuestArena Arena => _arena;
 
+    /// <summary>The queues as an array, so hot loops enumerate without an enumerator allocation.</summary>
+    internal BlkQueue[] QueueArray => _queues;
+
     /// <summary>Whether the rings belong to a live device (false between a reset and DRIVER_OK).</summary>
     internal bool QueuesLive => _queuesLive;
 

@@ -114,7 +114,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
                 Recover();
             }
             int submitted = 0;
-            foreach (BlkQueue q in _guest.Queues)
+            foreach (BlkQueue q in _guest.QueueArray)
             {
                 int limit = Math.Min(depth, q.Depth);
                 while (_issued < target && !_exhausted && q.Outstanding < limit && IssueOne(q))
@@ -133,7 +133,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
             if (++idle == ForceKickAfter)
             {
                 // A device that suppressed notifications and then forgot about them: kick anyway, as a watchdog would.
-                foreach (BlkQueue q in _guest.Queues)
+                foreach (BlkQueue q in _guest.QueueArray)
                 {
                     q.ForceKick();
                 }
