@@ -386,6 +386,11 @@ public sealed class VirtioBlkGuest : IDisposable
             Fail($"packed virtqueues were asked for, but VIRTIO_F_RING_PACKED is not offered (device features 0x{offered:x16}) or masked off");
         }
         ulong accepted = offered & DriverSupported() & _options.FeatureMask;
+        if ((accepted & BlkFeatures.Flush) == 0)
+        {
+            // A switchable writeback cache is no use without FLUSH to make it durable; devices may refuse the pair.
+            accepted &= ~BlkFeatures.ConfigWce;
+        }
         _mmio.Write(MmioRegisters.DriverFeaturesSel, 4, 0);
         _mmio.Write(MmioRegisters.DriverFeatures, 4, (uint)accepted);
         _mmio.Write(MmioRegisters.DriverFeaturesSel, 4, 1);
