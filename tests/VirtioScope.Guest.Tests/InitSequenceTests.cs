@@ -146,6 +146,39 @@ public sealed class InitSequenceTests : IDisposable
     }
 
     [Fact]
+    public void PackedOnLegacyFailsClearly()
+    {
+        FakeMmio mmio = Device(version: 1);
+        mmio.Features |= VirtioFeatures.RingPacked;
+        using var guest = new VirtioBlkGuest(mmio, _memory, new GuestDriverOptions { UsePacked = true });
+        var e = Assert.Throws<GuestDriverException>(guest.Initialize);
+        Assert.Contains("version 2", e.Message, StringComparison.Ordinal);
+        Assert.NotEqual(0u, mmio.StatusWrites[^1] & (uint)DeviceStatus.Failed);
+    }
+
+    [Fact]
+    public void WritebackToggleIsDroppedWithoutFlush()
+    {
+        FakeMmio mmio = Device();
+        mmio.Features = VirtioFeatures.Version1 | BlkFeatures.ConfigWce;
+        using var guest = new VirtioBlkGuest(mmio, _memory, new GuestDriverOptions());
+        guest.Initialize();
+        Assert.Equal(VirtioFeatures.Version1, guest.NegotiatedFeatures);
+    }
+
+    [Theory]
+    [InlineData(0, 256, 64)]
+    [InlineData(1, 100, 64)]
+    [InlineData(1, 256, 0)]
+    [InlineData(1, 256, 300)]
+    public void BadOptionsAreRejectedWithAClearMessage(int queues, int size, int depth)
+    {
+        var options = new GuestDriverOptions { QueueCount = queues, QueueSize = size, QueueDepth = depth };
+        var e = Assert.Throws<ArgumentException>(() => new VirtioBlkGuest(new FakeMmio(), _memory, options));
+        Assert.False(string.IsNullOrWhiteSpace(e.Message));
+    }
+
+    [Fact]
     public void MissingQueueFailsClearly()
     {
         FakeMmio mmio = Device();

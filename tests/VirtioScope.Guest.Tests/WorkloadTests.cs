@@ -4,7 +4,7 @@ using VirtioScope.Virtio.Transport;
 
 namespace VirtioScope.Guest.Tests;
 
-public sealed class WorkloadTests
+public sealed class WorkloadTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string, bool, MmioVersion, bool, bool> Matrix()
     {
@@ -36,6 +36,10 @@ public sealed class WorkloadTests
         Assert.True(r.Requests >= 600, $"{r.Requests} requests");
         if (name == "hostile")
         {
+            foreach (HostileCaseResult c in r.HostileCases)
+            {
+                output.WriteLine($"{c.Name,-24} injected {c.Injected,3} ok {c.Ok} ioerr {c.IoErr} unsupp {c.Unsupp} nostatus {c.NoStatus} reset {c.NeedsReset} silent {c.Unanswered}");
+            }
             Assert.True(r.ErrorsByStatus.IoErr > 0, "no IOERR");
             Assert.True(r.ErrorsByStatus.Unsupp > 0, "no UNSUPP");
             Assert.All(r.HostileCases, c => Assert.True(c.Ok == 0, $"{c.Name} completed OK {c.Ok} times; expected {c.Expected}"));

@@ -33,11 +33,10 @@ internal sealed class HostileInjector
     private bool _answered;
     private HostileCaseResult? _current;
 
-    public HostileInjector(VirtioBlkGuest guest, WorkloadEngine engine, WorkloadResult result, ulong seed)
+    public HostileInjector(VirtioBlkGuest guest, WorkloadEngine engine, ulong seed)
     {
         _guest = guest;
         _engine = engine;
-        _ = result;
         _next = (int)(seed % (ulong)Enum.GetValues<HostileCase>().Length);
         HostileCase[] all = Enum.GetValues<HostileCase>();
         _cases = new HostileCaseResult[all.Length];

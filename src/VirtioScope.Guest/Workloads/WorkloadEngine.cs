@@ -87,7 +87,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
     {
         if (_kind == WorkloadKind.Hostile)
         {
-            _hostile = new HostileInjector(_guest, this, _result, _options.Seed);
+            _hostile = new HostileInjector(_guest, this, _options.Seed);
             _hostile.Run(_options.Requests, Math.Max(1, Math.Min(_options.QueueDepth, 16)));
             _result.HostileCases = _hostile.Cases;
         }
