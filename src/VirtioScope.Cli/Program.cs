@@ -1,4 +1,10 @@
-using VirtioScope.Cli;
 using VirtioScope.Cli.Run;
 
-return CommandLine.Invoke(args, RunCommand.Create());
+namespace VirtioScope.Cli;
+
+/// <summary>Entry point of the <c>virtioscope</c> command.</summary>
+public static class Program
+{
+    /// <summary>Runs one verb and returns its exit code.</summary>
+    public static int Main(string[] args) => CommandLine.Invoke(args, RunCommand.Create());
+}

@@ -22,7 +22,7 @@ public sealed partial class MmioTransport
             case MmioRegisters.DriverFeaturesSel: _driverFeaturesSel = value; break;
             case MmioRegisters.DriverFeatures: WriteDriverFeatures(value); break;
             case MmioRegisters.QueueSel: _queueSel = value; break;
-            case MmioRegisters.QueueNum: WriteQueueRegister(q => q.Num = (ushort)Math.Min(value, ushort.MaxValue), "QueueNum", value > ushort.MaxValue ? value : null); break;
+            case MmioRegisters.QueueNum: WriteQueueField((int)offset, value); break;
             case MmioRegisters.QueueNotify: Notify(value); break;
             case MmioRegisters.InterruptAck: _interruptStatus &= ~value; break;
             case MmioRegisters.Status: WriteStatus(value); break;
@@ -30,12 +30,12 @@ public sealed partial class MmioTransport
             case MmioRegisters.QueueAlign when legacy: WriteQueueAlign(value); break;
             case MmioRegisters.QueuePfn when legacy: WriteQueuePfn(value); break;
             case MmioRegisters.QueueReady when !legacy: WriteQueueReady(value); break;
-            case MmioRegisters.QueueDescLow when !legacy: WriteQueueRegister(q => q.Desc = QueueRegisters.SetLow(q.Desc, value), "QueueDescLow", null); break;
-            case MmioRegisters.QueueDescHigh when !legacy: WriteQueueRegister(q => q.Desc = QueueRegisters.SetHigh(q.Desc, value), "QueueDescHigh", null); break;
-            case MmioRegisters.QueueDriverLow when !legacy: WriteQueueRegister(q => q.Driver = QueueRegisters.SetLow(q.Driver, value), "QueueDriverLow", null); break;
-            case MmioRegisters.QueueDriverHigh when !legacy: WriteQueueRegister(q => q.Driver = QueueRegisters.SetHigh(q.Driver, value), "QueueDriverHigh", null); break;
-            case MmioRegisters.QueueDeviceLow when !legacy: WriteQueueRegister(q => q.Device = QueueRegisters.SetLow(q.Device, value), "QueueDeviceLow", null); break;
-            case MmioRegisters.QueueDeviceHigh when !legacy: WriteQueueRegister(q => q.Device = QueueRegisters.SetHigh(q.Device, value), "QueueDeviceHigh", null); break;
+            case MmioRegisters.QueueDescLow when !legacy: WriteQueueField((int)offset, value); break;
+            case MmioRegisters.QueueDescHigh when !legacy: WriteQueueField((int)offset, value); break;
+            case MmioRegisters.QueueDriverLow when !legacy: WriteQueueField((int)offset, value); break;
+            case MmioRegisters.QueueDriverHigh when !legacy: WriteQueueField((int)offset, value); break;
+            case MmioRegisters.QueueDeviceLow when !legacy: WriteQueueField((int)offset, value); break;
+            case MmioRegisters.QueueDeviceHigh when !legacy: WriteQueueField((int)offset, value); break;
             case MmioRegisters.ShmSel when !legacy: _shmSel = value; break;
             case MmioRegisters.QueueReset when !legacy: WriteQueueReset(value); break;
             default:
@@ -80,8 +80,10 @@ public sealed partial class MmioTransport
     }
 
     /// <summary>Queue configuration registers may change only while the selected queue is disabled.</summary>
-    private void WriteQueueRegister(Action<QueueRegisters> set, string name, uint? outOfRange)
+    /// <remarks>A plain switch, not delegates: a lambda capturing the value would allocate on every register write.</remarks>
+    private void WriteQueueField(int offset, uint value)
     {
+        string name = MmioRegisters.Name(offset);
         if (_queueSel >= _queues.Length)
         {
             Fault($"{name} written for queue {_queueSel}, which does not exist");
@@ -93,11 +95,22 @@ public sealed partial class MmioTransport
             Fault($"{name} written for queue {_queueSel} while it is enabled");
             return;
         }
-        if (outOfRange is { } v)
+        switch (offset)
         {
-            Fault($"{name} of {v} for queue {_queueSel} is above the largest possible queue size");
+            case MmioRegisters.QueueNum:
+                if (value > ushort.MaxValue)
+                {
+                    Fault($"QueueNum of {value} for queue {_queueSel} is above the largest possible queue size");
+                }
+                q.Num = (ushort)Math.Min(value, ushort.MaxValue);
+                break;
+            case MmioRegisters.QueueDescLow: q.Desc = QueueRegisters.SetLow(q.Desc, value); break;
+            case MmioRegisters.QueueDescHigh: q.Desc = QueueRegisters.SetHigh(q.Desc, value); break;
+            case MmioRegisters.QueueDriverLow: q.Driver = QueueRegisters.SetLow(q.Driver, value); break;
+            case MmioRegisters.QueueDriverHigh: q.Driver = QueueRegisters.SetHigh(q.Driver, value); break;
+            case MmioRegisters.QueueDeviceLow: q.Device = QueueRegisters.SetLow(q.Device, value); break;
+            case MmioRegisters.QueueDeviceHigh: q.Device = QueueRegisters.SetHigh(q.Device, value); break;
         }
-        set(q);
     }
 
     private void WriteQueueReady(uint value)
