@@ -17,6 +17,25 @@ public sealed class SteadyStateTests(ITestOutputHelper output)
         return after - before;
     }
 
+    /// <summary>
+    /// Whatever a run allocates once (its engine and result) is the same for both lengths; a per-request allocation
+    /// grows with the count every time. One-off runtime allocations (tiering, type loads) can land in a single
+    /// measurement, so up to three are taken and the smallest growth counts.
+    /// </summary>
+    private void AssertNoGrowth(VirtioBlkGuest guest, long small, long large, string what)
+    {
+        AllocatedDuring(guest, small);
+        long best = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && best >= 1024; attempt++)
+        {
+            long a = AllocatedDuring(guest, small);
+            long b = AllocatedDuring(guest, large);
+            output.WriteLine($"{what}: {a} bytes allocated for {small} requests, {b} for {large}");
+            best = Math.Min(best, b - a);
+        }
+        Assert.True(best < 1024, $"{what}: {best} more bytes for {large - small} more requests");
+    }
+
     [Fact]
     public void GuestAllocatesNothingPerRequest()
     {
@@ -25,12 +44,7 @@ public sealed class SteadyStateTests(ITestOutputHelper output)
         using var guest = new VirtioBlkGuest(device, memory.CreateView(), new GuestDriverOptions());
         device.Interrupt = guest.OnInterrupt;
         guest.Initialize();
-        AllocatedDuring(guest, 20_000);
-        long small = AllocatedDuring(guest, 20_000);
-        long large = AllocatedDuring(guest, 220_000);
-        output.WriteLine($"allocated: {small} bytes for 20k requests, {large} bytes for 220k requests");
-        // Whatever a run allocates once (its engine and result) is the same for both lengths.
-        Assert.True(large - small < 1024, $"{large - small} more bytes for 200k more requests");
+        AssertNoGrowth(guest, 20_000, 220_000, "guest with a loopback device");
     }
 
     [Fact]
@@ -38,11 +52,7 @@ public sealed class SteadyStateTests(ITestOutputHelper output)
     {
         using var rig = new GuestRig(diskBytes: 64 << 20);
         rig.Guest.Initialize();
-        AllocatedDuring(rig.Guest, 20_000);
-        long small = AllocatedDuring(rig.Guest, 20_000);
-        long large = AllocatedDuring(rig.Guest, 120_000);
-        output.WriteLine($"allocated with the device: {small} bytes for 20k requests, {large} bytes for 120k requests");
-        Assert.True(large - small < 1024, $"{large - small} more bytes for 100k more requests");
+        AssertNoGrowth(rig.Guest, 20_000, 120_000, "guest with the real device");
     }
 
     [Fact]
