@@ -99,6 +99,22 @@ public sealed class DriverBehaviourTests
     }
 
     [Fact]
+    public void SegmentsFollowSizeMaxAndSegMax()
+    {
+        using var rig = new GuestRig(new GuestDriverOptions { SegmentBytes = 8192 }, new BlockDeviceOptions { SizeMax = 1024, SegMax = 4 });
+        rig.Guest.Initialize();
+        BlkQueue q = rig.Guest.Queues[0];
+        // size_max 1024 caps each segment: 4 KiB is exactly seg_max segments, 4.5 KiB one too many.
+        Assert.True(q.TrySubmitRead(0, 4096, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => q.TrySubmitRead(0, 4608, 2));
+        q.Kick();
+        var c = new Collector();
+        Assert.Equal(1, q.ProcessCompletions(c));
+        Assert.True(c.Done[0].IsOk);
+        Assert.Equal(q.Depth, q.FreeSlots);
+    }
+
+    [Fact]
     public void ReadOnlyDeviceRefusesWritesAndAnswersHostileOnesWithIoErr()
     {
         using var rig = new GuestRig(readOnly: true);

@@ -219,7 +219,7 @@ internal sealed class HostileInjector
         ulong hdr = q.HeaderAddress(slot);
         ulong st = q.StatusAddress(slot);
         ulong data = q.DataAddress(slot);
-        ulong block = _engine.NextRandom() % _engine.Blocks;
+        ulong block = _engine.NextBelow(_engine.Blocks);
         ulong sector = block * (ulong)(_engine.BlockSize / BlkLayout.SectorSize);
         const ushort N = RingFlags.DescNext;
         const ushort W = RingFlags.DescWrite;

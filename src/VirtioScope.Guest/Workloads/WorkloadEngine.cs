@@ -187,6 +187,9 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
         return x * 0x2545_F491_4F6C_DD1DUL;
     }
 
+    /// <summary>A uniform value below <paramref name="bound"/>: multiply-high instead of a 64-bit division on the hot path.</summary>
+    internal ulong NextBelow(ulong bound) => Math.BigMul(NextRandom(), bound, out _);
+
     public void OnCompleted(in BlkCompletion c, ReadOnlySpan<byte> data)
     {
         _result.Requests++;
@@ -372,7 +375,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
                 return OpKind.Write;
             case WorkloadKind.RandRw:
             case WorkloadKind.Hostile:
-                return _readOnly || (int)(NextRandom() % 100) < _options.RwMixPercent ? OpKind.Read : OpKind.Write;
+                return _readOnly || (int)NextBelow(100) < _options.RwMixPercent ? OpKind.Read : OpKind.Write;
             case WorkloadKind.Discard:
                 // One request in four writes, so that discards land on data and verify has something to check.
                 return NextRandom() % 4 == 0 ? OpKind.Write : OpKind.Discard;
@@ -495,7 +498,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
         }
         else
         {
-            block = NextRandom() % span;
+            block = NextBelow(span);
         }
         if (_busy is null)
         {
