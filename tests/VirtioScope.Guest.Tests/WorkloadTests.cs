@@ -9,14 +9,19 @@ public sealed class WorkloadTests(Xunit.Abstractions.ITestOutputHelper output)
     public static TheoryData<string, bool, MmioVersion, bool, bool> Matrix()
     {
         var data = new TheoryData<string, bool, MmioVersion, bool, bool>();
+        // Every workload on split v2, packed v2 and split legacy rings, with each combination of event idx and indirect.
         foreach (string name in WorkloadRunner.Names)
         {
-            data.Add(name, false, MmioVersion.Modern, true, true);
-            data.Add(name, true, MmioVersion.Modern, true, true);
-            data.Add(name, false, MmioVersion.Modern, false, false);
-            data.Add(name, true, MmioVersion.Modern, false, false);
-            data.Add(name, false, MmioVersion.Legacy, true, true);
-            data.Add(name, false, MmioVersion.Legacy, false, false);
+            foreach ((bool packed, MmioVersion version) in new[] { (false, MmioVersion.Modern), (true, MmioVersion.Modern), (false, MmioVersion.Legacy) })
+            {
+                foreach (bool eventIdx in new[] { true, false })
+                {
+                    foreach (bool indirect in new[] { true, false })
+                    {
+                        data.Add(name, packed, version, eventIdx, indirect);
+                    }
+                }
+            }
         }
         return data;
     }
