@@ -519,6 +519,3 @@ public sealed class BlkQueue
         }
     }
 }
-
-/// <summary>How the hostile workload places a chain behind one indirect ring descriptor.</summary>
-internal readonly record struct RawIndirect(bool Use, ulong TableAddr, ulong RingAddr, uint RingLen, ushort ExtraFlags);
