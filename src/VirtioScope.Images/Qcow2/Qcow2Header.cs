@@ -39,6 +39,8 @@ internal sealed class Qcow2Header
     public Dictionary<(int Type, int Bit), string> FeatureNames { get; } = [];
 
     public int ClusterSize => 1 << ClusterBits;
+
+    public Qcow2Header Clone() => (Qcow2Header)MemberwiseClone();
     public bool ExtendedL2 => (IncompatibleFeatures & IncompatExtendedL2) != 0;
     public bool HasDataFile => (IncompatibleFeatures & IncompatDataFile) != 0;
     public int RefcountBits => 1 << RefcountOrder;

@@ -34,6 +34,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
     private long _compressedCursor;
     private long _snapshotTableBytes;
     private bool _disposed;
+    private bool _ownsBacking = true;
 
     private Qcow2Image(string path, SafeFileHandle file, SafeFileHandle data, string? dataPath, Qcow2Header header, ulong[] l1,
         List<Qcow2Snapshot> snapshots, IDiskImage? backing, string? fullBackingName, bool readOnly, long fileLength)
@@ -508,7 +509,10 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
         finally
         {
             _disposed = true;
-            _backing?.Dispose();
+            if (_ownsBacking)
+            {
+                _backing?.Dispose();
+            }
             if (!ReferenceEquals(_data, _file))
             {
                 _data.Dispose();
