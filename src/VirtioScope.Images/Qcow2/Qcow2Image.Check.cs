@@ -79,7 +79,7 @@ public sealed partial class Qcow2Image : ICheckableImage
                 {
                     continue;
                 }
-                if (off % cs != 0 || off >= fileLength)
+                if (off <= 0 || off % cs != 0 || off > fileLength - cs)
                 {
                     report.Corruptions++;
                     report.Messages.Add($"ERROR refcount block {i} at offset 0x{off:x} is unaligned or outside the image");
@@ -98,7 +98,7 @@ public sealed partial class Qcow2Image : ICheckableImage
             ulong Refcount(long c)
             {
                 long bi = c >> blockBits;
-                if (bi >= refTable.Length || refTable[bi] == 0)
+                if (bi >= refTable.Length || refTable[bi] == 0 || (blocks.TryGetValue(bi, out byte[]? known) && known is null))
                 {
                     return 0;
                 }

@@ -204,7 +204,7 @@ internal sealed class Qcow2Refcounts
             }
             return CreateSelfDescribingBlock(index);
         }
-        if (offset % _clusterSize != 0 || offset > _fileLength - _clusterSize)
+        if (offset <= 0 || offset % _clusterSize != 0 || offset > _fileLength - _clusterSize)
         {
             throw new ImageException(ImageErrorKind.Corrupt, _path, $"refcount table entry {index}", $"refcount block offset 0x{offset:x} is unaligned or past the end of the file");
         }
