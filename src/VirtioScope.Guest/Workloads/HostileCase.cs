@@ -21,6 +21,8 @@ internal enum HostileCase
     SectorBeyondCapacity,
     SectorOverflow,
     TooManySegments,
+    SegmentOverSizeMax,
+    DiscardTooManySegments,
     UnsupportedType,
     DiscardWithUnmap,
     WriteToReadOnly,
