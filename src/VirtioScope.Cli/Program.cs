@@ -1,3 +1,4 @@
+using VirtioScope.Cli.Images;
 using VirtioScope.Cli.Run;
 
 namespace VirtioScope.Cli;
@@ -6,5 +7,15 @@ namespace VirtioScope.Cli;
 public static class Program
 {
     /// <summary>Runs one verb and returns its exit code.</summary>
-    public static int Main(string[] args) => CommandLine.Invoke(args, RunCommand.Create());
+    public static int Main(string[] args) => CommandLine.Invoke(
+        args,
+        RunCommand.Create(),
+        InfoCommand.Create(),
+        CreateCommand.Create(),
+        ConvertCommand.Create(),
+        CheckCommand.Create(),
+        MapCommand.Create(),
+        CompareCommand.Create(),
+        ResizeCommand.Create(),
+        SnapshotCommand.Create());
 }

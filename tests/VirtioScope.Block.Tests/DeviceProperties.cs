@@ -103,7 +103,7 @@ public class DeviceProperties
         ulong features = VirtioFeatures.Version1 | VirtioFeatures.RingIndirectDesc | BlkFeatures.Flush | BlkFeatures.Discard
             | BlkFeatures.WriteZeroes | (eventIdx ? VirtioFeatures.RingEventIdx : 0);
         using GuestMemory memory = GuestMemory.Create(Base, Size);
-        using var backend = new CheckedBackend(1 << 20);
+        using var backend = new BoundsCheckedBackend(1 << 20);
         var device = new BlockDevice(backend);
         var transport = new MmioTransport(device, memory.CreateView());
         var h = new RawHarness(transport);
@@ -138,7 +138,7 @@ public class DeviceProperties
     public bool Random_mmio_access_sequences_never_throw(uint[] ops, bool legacy)
     {
         using GuestMemory memory = GuestMemory.Create(Base, Size);
-        using var backend = new CheckedBackend(1 << 20);
+        using var backend = new BoundsCheckedBackend(1 << 20);
         var device = new BlockDevice(backend, new BlockDeviceOptions { NumQueues = 2 });
         var transport = new MmioTransport(device, memory.CreateView(), new MmioTransportOptions { Version = legacy ? MmioVersion.Legacy : MmioVersion.Modern });
         for (int i = 0; i + 1 < ops.Length; i += 2)

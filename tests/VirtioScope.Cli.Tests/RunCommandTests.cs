@@ -47,6 +47,30 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void Device_writes_to_a_qcow2_made_by_qemu_img_pass_qemu_img_check_and_compare()
+    {
+        string qcow = _image + ".qcow2";
+        string raw = _image + ".out.raw";
+        try
+        {
+            Tools.Qemu("create", "-f", "qcow2", qcow, "16M");
+            (int exit, string stdout, string stderr) = CliRunner.Run("run", qcow, "--workload", "randrw", "--requests", "3000", "--verify", "--block-size", "16k");
+            Assert.True(exit == 0, stderr + stdout);
+            Tools.Qemu("check", qcow);
+            // What the device wrote must read back identically through QEMU's own qcow2 driver.
+            Tools.Qemu("convert", "-O", "raw", qcow, raw);
+            (exit, stdout, stderr) = CliRunner.Run("compare", qcow, raw);
+            Assert.True(exit == 0, stderr + stdout);
+            Tools.Qemu("compare", qcow, raw);
+        }
+        finally
+        {
+            File.Delete(qcow);
+            File.Delete(raw);
+        }
+    }
+
+    [Fact]
     public void Multiqueue_run_uses_every_queue()
     {
         (int exit, string stdout, string stderr) = CliRunner.Run("run", "--memory", "8M", "--queues", "4", "--workload", "randwrite", "--requests", "400", "--verify", "--output", "json");

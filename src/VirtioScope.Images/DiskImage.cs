@@ -1,0 +1,105 @@
+using VirtioScope.Images.Qcow2;
+using VirtioScope.Images.Raw;
+
+namespace VirtioScope.Images;
+
+/// <summary>The one entry point: open any supported image by options, or create one.</summary>
+public static class DiskImage
+{
+    /// <summary>
+    /// Opens <paramref name="path"/>, detecting the format from its magic unless <see cref="ImageOpenOptions.Format"/>
+    /// says otherwise, and opens its backing chain read-only (QEMU's relative path rules; loops and excessive depth refused).
+    /// </summary>
+    /// <exception cref="ImageException">The image is malformed, unsupported, or its backing chain is broken.</exception>
+    /// <exception cref="IOException">The file cannot be opened.</exception>
+    public static IDiskImage Open(string path, ImageOpenOptions? options = null)
+    {
+        options ??= new ImageOpenOptions();
+        return OpenChain(path, options, [], 0);
+    }
+
+    private static IDiskImage OpenChain(string path, ImageOpenOptions options, HashSet<string> seen, int depth)
+    {
+        if (depth > options.MaxChainDepth)
+        {
+            throw new ImageException(ImageErrorKind.BackingChain, path, "backing file", $"backing chain is deeper than {options.MaxChainDepth}");
+        }
+        if (!File.Exists(path))
+        {
+            throw depth == 0
+                ? new FileNotFoundException($"{path}: no such file", path)
+                : new ImageException(ImageErrorKind.BackingChain, path, "backing file", "backing file does not exist");
+        }
+        string identity = Path.GetFullPath(ResolveLinks(path));
+        if (!seen.Add(identity))
+        {
+            throw new ImageException(ImageErrorKind.BackingChain, path, "backing file", "backing chain contains a loop");
+        }
+        ImageFormat format = options.Format == ImageFormat.Auto ? FormatDetector.Detect(path) : options.Format;
+        switch (format)
+        {
+            case ImageFormat.Raw:
+                return RawImage.Open(path, options.ReadOnly);
+            case ImageFormat.Qcow2:
+                Func<string, ImageFormat, IDiskImage>? backing = options.OpenBacking
+                    ? (file, fmt) => OpenChain(file, options with { Format = fmt, ReadOnly = true, AllowCorruptWrite = false }, seen, depth + 1)
+                    : null;
+                return Qcow2Image.Open(path, options, backing);
+            default:
+                throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
+        }
+    }
+
+    private static string ResolveLinks(string path)
+    {
+        FileSystemInfo? target = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
+        return target?.FullName ?? path;
+    }
+
+    /// <summary>Creates an image and returns it opened read-write.</summary>
+    /// <exception cref="ImageException">An option is invalid or the backing file cannot be used.</exception>
+    public static IDiskImage Create(string path, ImageCreateOptions options)
+    {
+        long? size = options.Size;
+        ImageFormat backingFormat = options.BackingFormat;
+        if (options.BackingFile is not null)
+        {
+            if (options.Format != ImageFormat.Qcow2)
+            {
+                throw new ImageException(ImageErrorKind.InvalidOption, path, "backing file", $"{options.Format.ToName()} images cannot have a backing file");
+            }
+            string full = BackingPath.Resolve(path, options.BackingFile);
+            using IDiskImage backing = Open(full, new ImageOpenOptions { Format = backingFormat, ReadOnly = true });
+            backingFormat = backing.Format;
+            size ??= backing.VirtualSize;
+        }
+        if (size is null)
+        {
+            throw new ImageException(ImageErrorKind.InvalidOption, path, "size", "an image size is required");
+        }
+        if (size < 0)
+        {
+            throw new ImageException(ImageErrorKind.InvalidOption, path, "size", "must not be negative");
+        }
+        switch (options.Format)
+        {
+            case ImageFormat.Raw:
+                return RawImage.Create(path, size.Value, options.Preallocation);
+            case ImageFormat.Qcow2:
+                Qcow2Image.Create(path, options, size.Value, backingFormat);
+                var image = (Qcow2Image)Open(path, new ImageOpenOptions { Format = ImageFormat.Qcow2 });
+                try
+                {
+                    image.Preallocate(options.Preallocation);
+                }
+                catch
+                {
+                    image.Dispose();
+                    throw;
+                }
+                return image;
+            default:
+                throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"creating {options.Format.ToName()} images is not supported");
+        }
+    }
+}
