@@ -3,11 +3,22 @@ namespace VirtioScope.Guest.Workloads;
 /// <summary>How the device answered one kind of malformed request in the hostile workload.</summary>
 public sealed class HostileCaseResult
 {
-    internal HostileCaseResult(string name, string expected)
+    internal HostileCaseResult(string name, string expected, HostileOutcome allowed)
     {
         Name = name;
         Expected = expected;
+        Allowed = allowed;
     }
+
+    /// <summary>The outcomes that conform to the spec for this malformation.</summary>
+    public HostileOutcome Allowed { get; }
+
+    /// <summary>Injections whose outcome is not in <see cref="Allowed"/>: each one is a device bug.</summary>
+    public long Unexpected =>
+        Count(HostileOutcome.Ok, Ok) + Count(HostileOutcome.IoErr, IoErr) + Count(HostileOutcome.Unsupp, Unsupp)
+        + Count(HostileOutcome.NoStatus, NoStatus) + Count(HostileOutcome.NeedsReset, NeedsReset) + Count(HostileOutcome.Unanswered, Unanswered);
+
+    private long Count(HostileOutcome outcome, long n) => (Allowed & outcome) != 0 ? 0 : n;
 
     /// <summary>Name of the malformation.</summary>
     public string Name { get; }
