@@ -206,6 +206,21 @@ public sealed class VirtioBlkGuest : IDisposable
         return Config;
     }
 
+    /// <summary>
+    /// Switches the device's cache between writeback (true) and write-through by writing the writeback config field,
+    /// as Linux does for the cache_type attribute; needs VIRTIO_BLK_F_CONFIG_WCE. Returns the mode read back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">CONFIG_WCE was not negotiated.</exception>
+    public bool SetWriteback(bool writeback)
+    {
+        if ((NegotiatedFeatures & BlkFeatures.ConfigWce) == 0)
+        {
+            throw new InvalidOperationException("switching the cache mode needs VIRTIO_BLK_F_CONFIG_WCE, which was not negotiated");
+        }
+        _mmio.Write(MmioRegisters.Config + BlkConfigOffsets.Writeback, 1, writeback ? 1u : 0u);
+        return RereadConfig().Writeback != 0;
+    }
+
     /// <summary>Reads the Status register (to see DEVICE_NEEDS_RESET without an interrupt).</summary>
     public DeviceStatus ReadStatus() => (DeviceStatus)_mmio.Read(MmioRegisters.Status, 4);
 
