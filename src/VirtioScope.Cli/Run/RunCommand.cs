@@ -10,7 +10,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string?>("IMAGE") { Description = "Disk image to serve (raw; other formats by detection)", Arity = ArgumentArity.ZeroOrOne };
+        var image = new Argument<string?>("IMAGE") { Description = "Disk image to serve; the format (qcow2, raw, ...) is detected by its magic", Arity = ArgumentArity.ZeroOrOne };
         var memory = new Option<string?>("--memory") { Description = "Serve a zeroed in-memory disk of this size instead of an image (e.g. 64M)" };
         var readOnly = new Option<bool>("--readonly") { Description = "Open the medium read-only; the device offers VIRTIO_BLK_F_RO" };
         var workload = new Option<string>("--workload") { Description = $"One of: {string.Join(", ", WorkloadRunner.Names)}", DefaultValueFactory = _ => "randread" };

@@ -124,7 +124,8 @@ public abstract class VirtQueue
             return;
         }
         uint count = length / Descriptor.Size;
-        if (count > chain.Capacity - chain.Count)
+        // The whole chain, indirect entries included, may not be longer than the queue (spec 2.7.5.3.1).
+        if (count > Math.Min(chain.Capacity, Size) - chain.Count)
         {
             chain.Fail(ChainError.TooLong);
             return;
