@@ -66,6 +66,19 @@ public sealed class DriverBehaviourTests
         Assert.Throws<InvalidOperationException>(() => plain.Guest.SetWriteback(true));
     }
 
+    [Theory]
+    [InlineData(0, 100)]
+    [InlineData(4, 160)]
+    public void FlushWorkloadFlushesAfterWrites(int flushEvery, long expectedWrites)
+    {
+        using var rig = new GuestRig();
+        WorkloadResult r = WorkloadRunner.Run(rig.Guest, new WorkloadOptions { Name = "flush", Requests = 200, FlushEvery = flushEvery });
+        Assert.Equal(0, r.ErrorsByStatus.Errors);
+        Assert.Equal(200, r.Requests);
+        // Every request is a 4 KiB write or a FLUSH: after each write by default, after every fourth with FlushEvery 4.
+        Assert.Equal(expectedWrites, r.BytesWritten / 4096);
+    }
+
     [Fact]
     public void WithoutMqOneQueueIsUsed()
     {
