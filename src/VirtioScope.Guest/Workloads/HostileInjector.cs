@@ -127,6 +127,12 @@ internal sealed class HostileInjector
             ((SplitVirtqueue)q.Ring).RawAdvanceAvailIdx(q.Size + 1);
             breaksQueue = true;
         }
+        else if (k == HostileCase.HeadOutOfRange)
+        {
+            q.Release(slot);
+            ((SplitVirtqueue)q.Ring).RawPushAvail((ushort)(q.Size + 3));
+            breaksQueue = true;
+        }
         else if (!Submit(k, q, slot))
         {
             q.Release(slot);
@@ -189,7 +195,7 @@ internal sealed class HostileInjector
         ulong f = _guest.NegotiatedFeatures;
         return k switch
         {
-            HostileCase.DescriptorLoop or HostileCase.AvailIdxJump => !packed,
+            HostileCase.DescriptorLoop or HostileCase.AvailIdxJump or HostileCase.HeadOutOfRange => !packed,
             HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory => indirect,
             HostileCase.IndirectWithoutFeature => !indirect,
             HostileCase.DataCrossesMemoryEnd => _guest.Options.ArenaSize == 0,
@@ -212,7 +218,7 @@ internal sealed class HostileInjector
             HostileCase.DescriptorLoop or HostileCase.ChainLongerThanQueue => ("chain rejected (IOERR, no status, or NEEDS_RESET); never an endless walk", Rejected),
             HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory or HostileCase.IndirectWithoutFeature
                 => ("indirect table rejected (IOERR, no status, or NEEDS_RESET)", Rejected),
-            HostileCase.AvailIdxJump => ("DEVICE_NEEDS_RESET and a configuration-change interrupt", HostileOutcome.NeedsReset),
+            HostileCase.AvailIdxJump or HostileCase.HeadOutOfRange => ("DEVICE_NEEDS_RESET and a configuration-change interrupt", HostileOutcome.NeedsReset),
             HostileCase.StatusReadOnly or HostileCase.NoStatusDescriptor
                 => ("returned without a status byte (nowhere to write one)", HostileOutcome.NoStatus | HostileOutcome.NeedsReset),
             HostileCase.UnsupportedType or HostileCase.DiscardWithUnmap => ("UNSUPP", HostileOutcome.Unsupp),
