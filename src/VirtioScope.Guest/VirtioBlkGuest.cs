@@ -460,7 +460,15 @@ public sealed class VirtioBlkGuest : IDisposable
         }
         if (!CanReuseQueues(sizes))
         {
-            CreateQueues(sizes);
+            try
+            {
+                CreateQueues(sizes);
+            }
+            catch (GuestDriverException e)
+            {
+                // Out of guest memory for rings or buffers: tell the device the driver gave up (section 3.1.1).
+                Fail($"{e.Message} (rings and {_options.QueueDepth} request buffers of {_options.MaxRequestBytes} bytes for each of {sizes.Length} queues)");
+            }
         }
         for (int q = 0; q < count; q++)
         {
