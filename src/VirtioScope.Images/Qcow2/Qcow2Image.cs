@@ -155,6 +155,15 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                     throw new ImageException(ImageErrorKind.InvalidField, path, "data file", "the external data file bit is set but no data file name is stored");
                 }
                 dataPath = BackingPath.Resolve(path, header.DataFile);
+                if (!File.Exists(dataPath) && File.Exists(header.DataFile))
+                {
+                    // qemu 7.2 opens a relative data file name from the current directory; accept that too.
+                    dataPath = header.DataFile;
+                }
+                if (!File.Exists(dataPath))
+                {
+                    throw new ImageException(ImageErrorKind.InvalidField, path, "data file", $"external data file '{dataPath}' does not exist");
+                }
                 data = File.OpenHandle(dataPath, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
             }
             string? full = header.BackingFile is null ? null : BackingPath.Resolve(path, header.BackingFile);
