@@ -437,9 +437,32 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
         {
             long gc = pos >> _geo.ClusterBits;
             ulong entry, bitmap;
+            bool noL2;
             lock (_lock)
             {
-                (entry, bitmap) = LookupLocked(gc);
+                long l1Index = gc >> _geo.L2Bits;
+                noL2 = l1Index >= _l1.Length || Qcow2Geometry.HostOffset(_l1[l1Index]) == 0;
+                (entry, bitmap) = noL2 ? (0UL, 0UL) : LookupLocked(gc);
+            }
+            if (noL2)
+            {
+                // No L2 table: the whole range it would map is unallocated, without touching anything else.
+                long spanEnd = ((gc >> _geo.L2Bits) + 1) << (_geo.L2Bits + _geo.ClusterBits);
+                long n = Math.Min(spanEnd, end) - pos;
+                if (first is null)
+                {
+                    first = new ImageExtent(pos, n, ExtentKind.Unallocated, null, -1);
+                }
+                else if (first.Value.Kind == ExtentKind.Unallocated)
+                {
+                    first = first.Value with { Length = first.Value.Length + n };
+                }
+                else
+                {
+                    break;
+                }
+                pos += n;
+                continue;
             }
             ValidateEntry(entry, gc);
             int inCluster = (int)(pos & (_header.ClusterSize - 1));
