@@ -331,14 +331,50 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
             int inCluster = (int)(offset & (cs - 1));
             int n = Math.Min(cs - inCluster, destination.Length);
             ulong entry, bitmap;
+            int extra = 0;
             lock (_lock)
             {
                 (entry, bitmap) = LookupLocked(gc);
+                if (n < destination.Length && IsPlainData(entry, bitmap))
+                {
+                    extra = ContiguousAfterLocked(gc, entry, (destination.Length - n + cs - 1) / cs);
+                }
+            }
+            if (extra > 0)
+            {
+                // Clusters stored back to back on the host: one read instead of one per cluster.
+                ValidateEntry(entry, gc);
+                n = (int)Math.Min(destination.Length, n + ((long)extra * cs));
+                Raw.HostFile.ReadFull(_data, destination[..n], Qcow2Geometry.HostOffset(entry) + inCluster);
+                destination = destination[n..];
+                offset += n;
+                continue;
             }
             ReadFromEntry(gc, entry, bitmap, inCluster, destination[..n]);
             destination = destination[n..];
             offset += n;
         }
+    }
+
+    private bool IsPlainData(ulong entry, ulong bitmap)
+        => (entry & (FlagCompressed | FlagZero)) == 0 && Qcow2Geometry.HostOffset(entry) != 0
+            && (!_geo.ExtendedL2 || (bitmap & SubclusterAllocMask) == SubclusterAllocMask);
+
+    // How many clusters after gc (at most max) map to the host clusters right after gc's, as plain data.
+    private int ContiguousAfterLocked(long gc, ulong entry, int max)
+    {
+        long host = Qcow2Geometry.HostOffset(entry);
+        int k = 0;
+        while (k < max && ((gc + k + 1) << _geo.ClusterBits) < VirtualSize)
+        {
+            (ulong e, ulong b) = LookupLocked(gc + k + 1);
+            if (!IsPlainData(e, b) || Qcow2Geometry.HostOffset(e) != host + ((long)(k + 1) << _geo.ClusterBits))
+            {
+                break;
+            }
+            k++;
+        }
+        return k;
     }
 
     private void ReadFromEntry(long gc, ulong entry, ulong bitmap, int inCluster, Span<byte> destination)
