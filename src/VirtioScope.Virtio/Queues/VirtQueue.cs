@@ -151,8 +151,7 @@ public abstract class VirtQueue
             return;
         }
         uint count = length / Descriptor.Size;
-        // The whole chain, indirect entries included, may not be longer than the queue (spec 2.7.5.3.1).
-        if (count > Math.Min(chain.Capacity, Size) - chain.Count)
+        if (count > chain.Capacity - chain.Count)
         {
             chain.Fail(ChainError.TooLong);
             return;
@@ -180,6 +179,7 @@ public abstract class VirtQueue
             }
             if ((flags & DescriptorFlags.Next) == 0)
             {
+                LimitToQueueSize(chain);
                 return;
             }
             index = w14;
@@ -193,6 +193,16 @@ public abstract class VirtQueue
         {
             // Every step still had NEXT set: the table links back on itself.
             chain.Fail(ChainError.TooLong);
+        }
+        LimitToQueueSize(chain);
+    }
+
+    /// <summary>The whole chain, indirect entries included, may not be longer than the queue (spec 2.7.5.3.1).</summary>
+    private protected void LimitToQueueSize(DescriptorChain chain)
+    {
+        if (chain.Count > Size)
+        {
+            chain.Fail(ChainError.LongerThanQueue);
         }
     }
 }
