@@ -80,6 +80,7 @@ internal static class RunSession
             guestOptions.Validate();
             using var guest = new VirtioBlkGuest(transport, memory, guestOptions);
             transport.InterruptRaised = guest.OnInterrupt;
+            guest.Events = transport.Events;
             guest.Initialize();
             log.Information("device up: features 0x{Features:x}, capacity {Capacity} sectors, {Transport} transport",
                 guest.NegotiatedFeatures, guest.Config.Capacity, s.Legacy ? "legacy" : "v2");
