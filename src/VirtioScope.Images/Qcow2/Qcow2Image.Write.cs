@@ -264,9 +264,9 @@ public sealed partial class Qcow2Image
         _refcounts.WriteDirty();
         if (!ReferenceEquals(_data, _file))
         {
-            RandomAccess.FlushToDisk(_data);
+            Sync(_data);
         }
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         if (_dirtyL2.Count > 0)
         {
             byte[] raw = ArrayPool<byte>.Shared.Rent(_header.ClusterSize);
@@ -287,13 +287,13 @@ public sealed partial class Qcow2Image
                 ArrayPool<byte>.Shared.Return(raw);
             }
             _dirtyL2.Clear();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         if (_l1Dirty)
         {
             WriteL1Locked();
             _l1Dirty = false;
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         if (_pendingFrees.Count > 0)
         {
@@ -303,7 +303,7 @@ public sealed partial class Qcow2Image
             }
             _pendingFrees.Clear();
             _refcounts.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
     }
 
