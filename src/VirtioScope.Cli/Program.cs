@@ -1,13 +1,21 @@
-using System.CommandLine;
 using VirtioScope.Cli.Images;
+using VirtioScope.Cli.Run;
 
-var root = new RootCommand("VirtioScope: virtual block device and disk image toolkit (qemu-img compatible image verbs)");
-root.Subcommands.Add(InfoCommand.Create());
-root.Subcommands.Add(CreateCommand.Create());
-root.Subcommands.Add(ConvertCommand.Create());
-root.Subcommands.Add(CheckCommand.Create());
-root.Subcommands.Add(MapCommand.Create());
-root.Subcommands.Add(CompareCommand.Create());
-root.Subcommands.Add(ResizeCommand.Create());
-root.Subcommands.Add(SnapshotCommand.Create());
-return root.Parse(args).Invoke();
+namespace VirtioScope.Cli;
+
+/// <summary>Entry point of the <c>virtioscope</c> command.</summary>
+public static class Program
+{
+    /// <summary>Runs one verb and returns its exit code.</summary>
+    public static int Main(string[] args) => CommandLine.Invoke(
+        args,
+        RunCommand.Create(),
+        InfoCommand.Create(),
+        CreateCommand.Create(),
+        ConvertCommand.Create(),
+        CheckCommand.Create(),
+        MapCommand.Create(),
+        CompareCommand.Create(),
+        ResizeCommand.Create(),
+        SnapshotCommand.Create());
+}

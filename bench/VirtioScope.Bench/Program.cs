@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(VirtioScope.Bench.DeviceBenchmarks).Assembly).Run(args);
