@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-$(mktemp -d /tmp/vs-bench.XXXXXX)}
 mkdir -p "$work"
-dotnet build -c Release "$here/../src/VirtioScope.Cli" -o "$work/bin" >/dev/null
+dotnet build -c Release "$here/../src/VirtioScope.Cli" -o "$work/bin" >"$work/build.log" || { cat "$work/build.log"; exit 1; }
 vs=("$work/bin/virtioscope")
 
 python3 - "$work" <<'PY'

@@ -301,6 +301,9 @@ public sealed partial class Qcow2Image
             {
                 _refcounts.Add(cluster, -1);
             }
+            // The cluster compressed data was being packed into may have just been freed and could be handed out
+            // for data: start packing in a fresh cluster.
+            _compressedCursor = 0;
             _pendingFrees.Clear();
             _refcounts.WriteDirty();
             Sync(_file);

@@ -77,6 +77,13 @@ internal sealed class Qcow2Refcounts
         return block is null ? 0 : ReadEntry(block, (int)(cluster & ((1L << _blockEntriesBits) - 1)));
     }
 
+    /// <summary>Whether a cluster is free, after making sure a refcount block covers it (a new block may take it).</summary>
+    public bool IsFreeCovered(long cluster)
+    {
+        GetBlock(cluster >> _blockEntriesBits, create: true);
+        return Get(cluster) == 0;
+    }
+
     /// <summary>Sets the refcount of <paramref name="cluster"/>, creating its refcount block when needed.</summary>
     public void Set(long cluster, ulong value)
     {
