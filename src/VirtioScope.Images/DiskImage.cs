@@ -39,7 +39,7 @@ public static class DiskImage
         switch (format)
         {
             case ImageFormat.Raw:
-                return RawImage.Open(path, options.ReadOnly);
+                return RawImage.Open(path, options.ReadOnly, options.Cache);
             case ImageFormat.Qcow2:
                 Func<string, ImageFormat, IDiskImage>? backing = options.OpenBacking
                     ? (file, fmt) => OpenChain(file, options with { Format = fmt, ReadOnly = true, AllowCorruptWrite = false }, seen, depth + 1)
@@ -84,10 +84,10 @@ public static class DiskImage
         switch (options.Format)
         {
             case ImageFormat.Raw:
-                return RawImage.Create(path, size.Value, options.Preallocation);
+                return RawImage.Create(path, size.Value, options.Preallocation, options.Cache);
             case ImageFormat.Qcow2:
                 Qcow2Image.Create(path, options, size.Value, backingFormat);
-                var image = (Qcow2Image)Open(path, new ImageOpenOptions { Format = ImageFormat.Qcow2 });
+                var image = (Qcow2Image)Open(path, new ImageOpenOptions { Format = ImageFormat.Qcow2, Cache = options.Cache });
                 try
                 {
                     image.Preallocate(options.Preallocation);
