@@ -1,5 +1,6 @@
 using VirtioScope.Images.Qcow2;
 using VirtioScope.Images.Raw;
+using VirtioScope.Images.Vmdk;
 using VirtioScope.Images.Vpc;
 
 namespace VirtioScope.Images;
@@ -50,6 +51,8 @@ public static class DiskImage
                 return VpcImage.Open(path, options.ReadOnly, options.OpenBacking
                     ? file => OpenChain(file, options with { Format = ImageFormat.Vpc, ReadOnly = true }, seen, depth + 1)
                     : null);
+            case ImageFormat.Vmdk:
+                return VmdkImage.Open(path, options.ReadOnly);
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
         }
