@@ -1,5 +1,6 @@
 using VirtioScope.Images.Qcow2;
 using VirtioScope.Images.Raw;
+using VirtioScope.Images.Vhdx;
 using VirtioScope.Images.Vmdk;
 using VirtioScope.Images.Vpc;
 
@@ -53,6 +54,8 @@ public static class DiskImage
                     : null);
             case ImageFormat.Vmdk:
                 return VmdkImage.Open(path, options.ReadOnly);
+            case ImageFormat.Vhdx:
+                return VhdxImage.Open(path, options.ReadOnly);
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
         }
