@@ -1,5 +1,8 @@
 using VirtioScope.Images.Qcow2;
 using VirtioScope.Images.Raw;
+using VirtioScope.Images.Vhdx;
+using VirtioScope.Images.Vmdk;
+using VirtioScope.Images.Vpc;
 
 namespace VirtioScope.Images;
 
@@ -45,6 +48,14 @@ public static class DiskImage
                     ? (file, fmt) => OpenChain(file, options with { Format = fmt, ReadOnly = true, AllowCorruptWrite = false }, seen, depth + 1)
                     : null;
                 return Qcow2Image.Open(path, options, backing);
+            case ImageFormat.Vpc:
+                return VpcImage.Open(path, options.ReadOnly, options.OpenBacking
+                    ? file => OpenChain(file, options with { Format = ImageFormat.Vpc, ReadOnly = true }, seen, depth + 1)
+                    : null);
+            case ImageFormat.Vmdk:
+                return VmdkImage.Open(path, options.ReadOnly);
+            case ImageFormat.Vhdx:
+                return VhdxImage.Open(path, options.ReadOnly);
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
         }
