@@ -60,6 +60,12 @@ public sealed class DebugSession : IDisposable
     /// <summary>Paused, running, finished or failed.</summary>
     public MachineState State => _machine.State;
 
+    /// <summary>Whether the session is paused inside a register access (at an event) rather than before one.</summary>
+    public bool InsideAccess => _machine.MidAccess;
+
+    /// <summary>Events published so far.</summary>
+    public long EventCount => _machine.EventCount;
+
     /// <summary>Why the session last stopped.</summary>
     public string StopReason => _machine.StopReason;
 
@@ -89,7 +95,8 @@ public sealed class DebugSession : IDisposable
     {
         RequireCount(count);
         RequirePaused();
-        Forward(_machine.Position + count, long.MaxValue);
+        // Paused inside an access, the first step finishes that access.
+        Forward(_machine.Position + count - (_machine.MidAccess ? 1 : 0), long.MaxValue);
     }
 
     /// <summary>Runs until <paramref name="count"/> more requests have completed (or a breakpoint hits).</summary>
@@ -118,11 +125,11 @@ public sealed class DebugSession : IDisposable
     /// <summary>Stops a running session before its next register access; safe from any thread.</summary>
     public void Pause() => _machine.RequestPause();
 
-    /// <summary>Goes back <paramref name="count"/> register accesses by re-executing from the start.</summary>
+    /// <summary>Goes back <paramref name="count"/> register accesses by re-executing from the start (inside an access, back 1 goes to just before it).</summary>
     public void Back(long count = 1)
     {
         RequireCount(count);
-        GoTo(Math.Max(0, _machine.Position - count));
+        GoTo(Math.Max(0, _machine.Position - count), long.MaxValue);
     }
 
     /// <summary>Goes back <paramref name="count"/> requests: to the state right after the completion before the current one (or the start).</summary>
@@ -130,19 +137,29 @@ public sealed class DebugSession : IDisposable
     {
         RequireCount(count);
         IReadOnlyList<long> done = _machine.CompletionPositions;
-        long position = _machine.Position;
+        long now = _machine.EventCount;
         int index = done.Count - 1;
-        while (index >= 0 && done[index] >= position)
+        while (index >= 0 && done[index] >= now)
         {
             index--;
         }
-        // index is the last completion strictly before now; going back one request lands just after the one before it.
-        long target = index - (count - 1) - 1 >= 0 ? done[(int)(index - (count - 1) - 1)] : 0;
-        GoTo(target);
+        // index is the last completion strictly before now: back one request lands right after it.
+        long target = index - (count - 1);
+        if (target < 0)
+        {
+            GoTo(0, long.MaxValue);
+        }
+        else
+        {
+            GoTo(long.MaxValue, done[(int)target]);
+        }
     }
 
-    /// <summary>Re-executes from the start up to <paramref name="position"/> accesses, with no breakpoints.</summary>
-    public void GoTo(long position)
+    /// <summary>
+    /// Re-executes from the start, with no breakpoints, until <paramref name="position"/> accesses were executed or
+    /// <paramref name="events"/> events were published, whichever comes first.
+    /// </summary>
+    public void GoTo(long position, long events)
     {
         if (!CanStepBack)
         {
@@ -152,7 +169,10 @@ public sealed class DebugSession : IDisposable
         {
             throw new CommandException("pause the session first");
         }
-        RequireCount(position + 1);
+        if (position < 0 || events < 0)
+        {
+            throw new CommandException("a position cannot be negative");
+        }
         Machine fresh;
         _replaying = true;
         try
@@ -160,9 +180,9 @@ public sealed class DebugSession : IDisposable
             _machine.Dispose();
             fresh = NewMachine();
             _machine = fresh;
-            if (position > 0)
+            if (position > 0 && events > 0)
             {
-                fresh.Run(position, long.MaxValue, breakpoints: null);
+                fresh.Run(position, long.MaxValue, events, breakpoints: null);
             }
         }
         finally
@@ -294,7 +314,7 @@ public sealed class DebugSession : IDisposable
 
     private void Forward(long limit, long completionTarget)
     {
-        _machine.Run(limit, completionTarget, [.. _breakpoints]);
+        _machine.Run(limit, completionTarget, long.MaxValue, [.. _breakpoints]);
         _selected = null;
         Refresh();
     }

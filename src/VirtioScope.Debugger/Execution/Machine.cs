@@ -37,13 +37,13 @@ internal sealed partial class Machine : IDisposable
     // Set by the controller while the guest is parked; read by the guest thread.
     private long _limit;
     private long _completionTarget = long.MaxValue;
+    private long _eventLimit = long.MaxValue;
     private Breakpoint[] _breakpoints = [];
     private bool _armed;
     private bool _skipMmioOnce;
     private volatile bool _pauseRequested;
     private volatile bool _abort;
     private volatile bool _snapshotWanted;
-    private string? _eventStop;
     private int _hitId;
     private DeviceSnapshot? _liveSnapshot;
 
@@ -110,8 +110,11 @@ internal sealed partial class Machine : IDisposable
     /// <summary>Breakpoint that caused the last stop, or 0.</summary>
     public int StoppedAtBreakpoint { get; private set; }
 
-    /// <summary>Positions (accesses) during which requests completed, in order.</summary>
+    /// <summary>Event counts right after each completion event, in order (the stop points of <c>next</c>).</summary>
     public IReadOnlyList<long> CompletionPositions => _completionPositions;
+
+    /// <summary>Whether the guest is parked inside a register access (at an event), rather than before one.</summary>
+    public bool MidAccess { get; private set; }
 
     public long EventCount => Interlocked.Read(ref _eventCount);
 
@@ -136,11 +139,12 @@ internal sealed partial class Machine : IDisposable
     public RequestRecord? FindRequest(int queue, ushort id) => _requests.GetValueOrDefault((queue, id));
 
     /// <summary>
-    /// Lets the guest run until it has admitted <paramref name="limit"/> accesses, completed
-    /// <paramref name="completionTarget"/> requests, hit a breakpoint (when <paramref name="breakpoints"/> is given) or
-    /// was paused; returns when it stops.
+    /// Lets the guest run until it has admitted <paramref name="limit"/> accesses (stopping before the next), completed
+    /// <paramref name="completionTarget"/> requests or published <paramref name="eventLimit"/> events (stopping right
+    /// at that event, inside its access), hit a breakpoint (when <paramref name="breakpoints"/> is given) or was
+    /// paused; returns when it stops.
     /// </summary>
-    public void Run(long limit, long completionTarget, Breakpoint[]? breakpoints)
+    public void Run(long limit, long completionTarget, long eventLimit, Breakpoint[]? breakpoints)
     {
         lock (_lock)
         {
@@ -150,11 +154,11 @@ internal sealed partial class Machine : IDisposable
             }
             _limit = limit;
             _completionTarget = completionTarget;
+            _eventLimit = eventLimit;
             _armed = breakpoints is not null;
             _breakpoints = breakpoints ?? [];
             _skipMmioOnce = true;
             _pauseRequested = false;
-            _eventStop = null;
             _hitId = 0;
             State = MachineState.Running;
             Monitor.PulseAll(_lock);
@@ -215,14 +219,6 @@ internal sealed partial class Machine : IDisposable
         {
             return "paused";
         }
-        if (_eventStop is { } e)
-        {
-            return e;
-        }
-        if (Completions >= _completionTarget)
-        {
-            return "request completed";
-        }
         if (_armed && !_skipMmioOnce)
         {
             foreach (Breakpoint b in _breakpoints)
@@ -244,7 +240,6 @@ internal sealed partial class Machine : IDisposable
             State = MachineState.Paused;
             StopReason = reason;
             StoppedAtBreakpoint = _hitId;
-            _eventStop = null;
             _pauseRequested = false;
             Monitor.PulseAll(_lock);
             while (State == MachineState.Paused && !_abort)
@@ -311,18 +306,48 @@ internal sealed partial class Machine : IDisposable
         {
             _log.Debug("event {Sequence} at access {Position}: {Kind} {Text}", e.Sequence, Position, record.Kind, record.Text);
         }
-        if (_armed && _eventStop is null)
+        if (_abort)
+        {
+            // Being torn down: the next register access ends the guest.
+            return;
+        }
+        if (StopAt(e, record) is { } reason)
+        {
+            // Park inside the access, right after the event: the device is between two steps of its work.
+            MidAccess = true;
+            try
+            {
+                Park(reason);
+            }
+            finally
+            {
+                MidAccess = false;
+            }
+        }
+    }
+
+    private string? StopAt(VirtioEvent e, EventRecord record)
+    {
+        if (_eventCount >= _eventLimit)
+        {
+            return "re-executed to here";
+        }
+        if (e is CompletionEvent && Completions >= _completionTarget)
+        {
+            return "request completed";
+        }
+        if (_armed)
         {
             foreach (Breakpoint b in _breakpoints)
             {
                 if (b.MatchesEvent(e))
                 {
                     _hitId = b.Id;
-                    _eventStop = $"breakpoint {b.Id}: {b.Spec} ({record.Text})";
-                    break;
+                    return $"breakpoint {b.Id}: {b.Spec} ({record.Text})";
                 }
             }
         }
+        return null;
     }
 
     private void Track(VirtioEvent e)
@@ -348,7 +373,7 @@ internal sealed partial class Machine : IDisposable
                 break;
             case CompletionEvent done:
                 Completions++;
-                _completionPositions.Add(Position);
+                _completionPositions.Add(_eventCount);
                 if (FindRequest(done.Queue, done.Id) is { } rc)
                 {
                     rc.Status = done.Status;
