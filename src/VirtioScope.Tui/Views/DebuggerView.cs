@@ -19,7 +19,7 @@ public sealed class DebuggerView : Window
     private readonly DebugSession _session;
     private readonly CommandInterpreter _interpreter;
     private readonly IApplication _app;
-    private readonly Label _statusLine = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1, Text = "" };
+    private readonly LinesView _statusLine = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
     private readonly FrameView _registersFrame = new() { Title = "Registers", X = 0, Y = 1, Width = Dim.Percent(50), Height = Dim.Percent(45) };
     private readonly FrameView _queueFrame = new() { Title = "Queue 0", Y = 1, Width = Dim.Fill(), Height = Dim.Percent(45) };
     private readonly FrameView _chainFrame = new() { Title = "Chain / request", X = 0, Width = Dim.Percent(50) };
@@ -96,7 +96,7 @@ public sealed class DebuggerView : Window
     public LinesView EventsPane { get; } = Pane();
 
     /// <summary>The one-line state shown above the panes.</summary>
-    public string StatusText => _statusLine.Text;
+    public string StatusText => _statusLine.Lines.Count > 0 ? _statusLine.Lines[0].Text : "";
 
     /// <summary>Whether a continue is in progress.</summary>
     public bool IsContinuing => _running is { IsCompleted: false };
@@ -119,7 +119,7 @@ public sealed class DebuggerView : Window
         DeviceSnapshot s = _session.Snapshot();
         RegistersPane.SetLines(PaneText.Registers(s));
         QueuePane.SetLines(PaneText.Queue(s, _queue));
-        _statusLine.Text = Inv($"running  access {s.Position}  completions {s.Completions}  events {s.Events}   F6 pauses");
+        SetStatus(Inv($"running  access {s.Position}  completions {s.Completions}  events {s.Events}   F6 pauses"), highlight: false);
     }
 
     /// <summary>Acts on a key; returns whether it was the debugger's.</summary>
@@ -235,10 +235,12 @@ public sealed class DebuggerView : Window
             EventsPane.SetLines(lines, lines.Count - 1);
         }
         string where = _session.InsideAccess ? $"in access {s.Position}" : $"before access {s.Position + 1}";
-        _statusLine.Text = Inv($"{_session.State.ToString().ToLowerInvariant()} {where}: {_session.StopReason}  |  status {s.Status}  |  {s.Completions} completed")
-            + (_message.Length > 0 ? "  |  " + _message : "");
+        SetStatus(Inv($"{_session.State.ToString().ToLowerInvariant()} {where}: {_session.StopReason}  |  status {s.Status}  |  {s.Completions} completed")
+            + (_message.Length > 0 ? "  |  " + _message : ""), highlight: _message.StartsWith("error", StringComparison.Ordinal));
         SetNeedsDraw();
     }
+
+    private void SetStatus(string text, bool highlight) => _statusLine.SetLines([new PaneLine(text, highlight)]);
 
     private void StartContinue()
     {
