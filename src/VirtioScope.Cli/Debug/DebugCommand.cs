@@ -113,7 +113,8 @@ internal static class DebugCommand
             DebugSession session;
             try
             {
-                session = DebugSession.Open(options, log: logger);
+                // Every device event goes through Serilog only when a log file asks for it: formatting each one costs more than the device's own work.
+                session = DebugSession.Open(options, log: parse.GetValue(log) is null ? null : logger);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ImageException or InvalidDataException or ArgumentException)
             {

@@ -19,9 +19,6 @@ internal sealed partial class Machine : IDisposable
     /// <summary>Events kept for the event log.</summary>
     public const int EventCapacity = 4096;
 
-    /// <summary>Requests kept for the chain view.</summary>
-    public const int RequestCapacity = 1024;
-
     private readonly object _lock = new();
     private readonly Thread _thread;
     private readonly IGuestActionSource _source;
@@ -29,7 +26,6 @@ internal sealed partial class Machine : IDisposable
     private readonly ILogger? _log;
     private readonly EventRecord[] _events = new EventRecord[EventCapacity];
     private readonly Dictionary<(int Queue, ushort Id), RequestRecord> _requests = [];
-    private readonly Queue<(int Queue, ushort Id)> _requestOrder = new();
     private readonly List<long> _completionPositions = [];
     private long _eventCount;
     private Action? _interrupt;
@@ -355,13 +351,9 @@ internal sealed partial class Machine : IDisposable
         switch (e)
         {
             case ChainPoppedEvent c:
+                // Chain ids are bounded by the queue size, so keeping the latest request per id bounds the table.
                 var r = new RequestRecord(c.Queue, c.Id, Position, c.Descriptors, c.Error);
-                if (_requests.Count >= RequestCapacity && _requestOrder.TryDequeue(out (int, ushort) old))
-                {
-                    _requests.Remove(old);
-                }
                 _requests[(c.Queue, c.Id)] = r;
-                _requestOrder.Enqueue((c.Queue, c.Id));
                 LastRequest = r;
                 break;
             case RequestParsedEvent p when FindRequest(p.Queue, p.Id) is { } rp:

@@ -24,7 +24,7 @@ public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler
     public static long RoundSize(SessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Math.Max(16, (long)options.QueueDepth * options.Queues * 2);
+        return Math.Max(1024, (long)options.QueueDepth * options.Queues * 16);
     }
 
     /// <summary>The guest driver options the session's options imply (the same choices as <c>run</c>).</summary>

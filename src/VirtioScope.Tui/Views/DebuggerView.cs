@@ -199,10 +199,7 @@ public sealed class DebuggerView : Window
             case IReadOnlyList<EventRow>:
                 _eventKind = words.Skip(1).FirstOrDefault(w => !char.IsAsciiDigit(w[0]))?.ToLowerInvariant();
                 break;
-            case MoveResult m:
-                _message = m.Reason;
-                break;
-            case null or RequestView or DeviceSnapshot or BackendView:
+            case null or MoveResult or RequestView or DeviceSnapshot or BackendView:
                 break;
             default:
                 ShowOutput(r.Command, VirtioScope.Debugger.TextFormatter.Format(r).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => new PaneLine(l)).ToList());
