@@ -10,6 +10,8 @@ public static class BatchRunner
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        // Output goes to terminals and files, not into HTML: keep '>' and friends readable.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     /// <summary>Runs every command of <paramref name="input"/> (blank lines and # comments skipped); returns how many failed.</summary>
