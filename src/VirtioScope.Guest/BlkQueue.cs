@@ -34,6 +34,7 @@ public sealed class BlkQueue
     private readonly int _dataStride;
     private readonly int _segmentBytes;
     private readonly int _maxChain;
+    private readonly long _maxSegmentedBytes;
     private readonly byte[] _state;
     private readonly int[] _freeSlots;
     private readonly ulong[] _tag;
@@ -64,6 +65,9 @@ public sealed class BlkQueue
         _dataStride = maxRequestBytes;
         _dataBase = allocator.Allocate((ulong)_dataStride * (ulong)depth, 4096);
         MaxRequestBytes = maxRequestBytes;
+        // seg_max caps the data descriptors of one request; precomputed so the check is a compare, not a division.
+        uint segMax = guest.Config.SegMax;
+        _maxSegmentedBytes = segMax == 0 ? long.MaxValue : (long)segMax * segmentBytes;
         _state = new byte[depth];
         _freeSlots = new int[depth];
         _tag = new ulong[depth];
@@ -177,9 +181,11 @@ public sealed class BlkQueue
         return SubmitSegments(slot, BlkRequestType.WriteZeroes, segments, tag);
     }
 
-    /// <summary>Convenience: reserve and submit a read; false when no slot or descriptors are free.</summary>
+    /// <summary>Convenience: reserve and submit a read; false when no slot or descriptors are free. Throws for a read the spec forbids.</summary>
     public bool TrySubmitRead(ulong sector, int length, ulong tag)
     {
+        // Validate first, so that a bad request does not leave a slot reserved.
+        CheckData(sector, length);
         int slot = TryReserve();
         if (slot < 0)
         {
@@ -471,10 +477,9 @@ public sealed class BlkQueue
         {
             throw new ArgumentOutOfRangeException(nameof(sector), $"sectors {sector}..{sector + sectors} are beyond the capacity of {capacity} sectors");
         }
-        uint segMax = _guest.Config.SegMax;
-        if (segMax != 0 && (length + _segmentBytes - 1) / _segmentBytes > segMax)
+        if (length > _maxSegmentedBytes)
         {
-            throw new ArgumentOutOfRangeException(nameof(length), $"{length} bytes in {_segmentBytes}-byte segments exceed seg_max {segMax}");
+            throw new ArgumentOutOfRangeException(nameof(length), $"{length} bytes in {_segmentBytes}-byte segments exceed seg_max {_guest.Config.SegMax}");
         }
     }
 
@@ -514,6 +519,3 @@ public sealed class BlkQueue
         }
     }
 }
-
-/// <summary>How the hostile workload places a chain behind one indirect ring descriptor.</summary>
-internal readonly record struct RawIndirect(bool Use, ulong TableAddr, ulong RingAddr, uint RingLen, ushort ExtraFlags);

@@ -12,6 +12,10 @@ namespace VirtioScope.Guest;
 /// event idx and indirect descriptors when negotiated. It touches the device only through <see cref="IMmioDevice"/>
 /// accesses and guest memory.
 /// </summary>
+/// <remarks>
+/// Single-threaded, like one CPU running the driver: submit, kick and process completions from one thread. The
+/// device may call <see cref="OnInterrupt"/> synchronously from inside a kick; that path only reaps and sets flags.
+/// </remarks>
 public sealed class VirtioBlkGuest : IDisposable
 {
     /// <summary>Reads of Status after a reset before the driver gives up waiting for 0.</summary>
@@ -24,6 +28,8 @@ public sealed class VirtioBlkGuest : IDisposable
     private BlkQueue[] _queues = [];
     private ulong _queuesEnd;
     private bool _queuesLive;
+    private long _notificationsBefore;
+    private long _suppressedBefore;
 
     /// <summary>Creates the driver; nothing touches the device until <see cref="Initialize"/>.</summary>
     /// <param name="mmio">The device's register window.</param>
@@ -109,9 +115,6 @@ public sealed class VirtioBlkGuest : IDisposable
 
     /// <summary>Kicks suppressed by the device's event suppression, all queues, since creation.</summary>
     public long SuppressedNotifications => _suppressedBefore + Sum(static q => q.SuppressedNotifications);
-
-    private long _notificationsBefore;
-    private long _suppressedBefore;
 
     /// <summary>The allocator over the driver's arena (rings first, then request slots).</summary>
     public GuestAllocator Allocator => _allocator;
@@ -203,6 +206,21 @@ public sealed class VirtioBlkGuest : IDisposable
         return Config;
     }
 
+    /// <summary>
+    /// Switches the device's cache between writeback (true) and write-through by writing the writeback config field,
+    /// as Linux does for the cache_type attribute; needs VIRTIO_BLK_F_CONFIG_WCE. Returns the mode read back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">CONFIG_WCE was not negotiated.</exception>
+    public bool SetWriteback(bool writeback)
+    {
+        if ((NegotiatedFeatures & BlkFeatures.ConfigWce) == 0)
+        {
+            throw new InvalidOperationException("switching the cache mode needs VIRTIO_BLK_F_CONFIG_WCE, which was not negotiated");
+        }
+        _mmio.Write(MmioRegisters.Config + BlkConfigOffsets.Writeback, 1, writeback ? 1u : 0u);
+        return RereadConfig().Writeback != 0;
+    }
+
     /// <summary>Reads the Status register (to see DEVICE_NEEDS_RESET without an interrupt).</summary>
     public DeviceStatus ReadStatus() => (DeviceStatus)_mmio.Read(MmioRegisters.Status, 4);
 
@@ -249,6 +267,9 @@ public sealed class VirtioBlkGuest : IDisposable
     public Span<byte> ArenaSpan(ulong address, int length) => _arena.Span(address, length);
 
     internal GuestArena Arena => _arena;
+
+    /// <summary>The queues as an array, so hot loops enumerate without an enumerator allocation.</summary>
+    internal BlkQueue[] QueueArray => _queues;
 
     /// <summary>Whether the rings belong to a live device (false between a reset and DRIVER_OK).</summary>
     internal bool QueuesLive => _queuesLive;
@@ -383,6 +404,11 @@ public sealed class VirtioBlkGuest : IDisposable
             Fail($"packed virtqueues were asked for, but VIRTIO_F_RING_PACKED is not offered (device features 0x{offered:x16}) or masked off");
         }
         ulong accepted = offered & DriverSupported() & _options.FeatureMask;
+        if ((accepted & BlkFeatures.Flush) == 0)
+        {
+            // A switchable writeback cache is no use without FLUSH to make it durable; devices may refuse the pair.
+            accepted &= ~BlkFeatures.ConfigWce;
+        }
         _mmio.Write(MmioRegisters.DriverFeaturesSel, 4, 0);
         _mmio.Write(MmioRegisters.DriverFeatures, 4, (uint)accepted);
         _mmio.Write(MmioRegisters.DriverFeaturesSel, 4, 1);
@@ -434,7 +460,15 @@ public sealed class VirtioBlkGuest : IDisposable
         }
         if (!CanReuseQueues(sizes))
         {
-            CreateQueues(sizes);
+            try
+            {
+                CreateQueues(sizes);
+            }
+            catch (GuestDriverException e)
+            {
+                // Out of guest memory for rings or buffers: tell the device the driver gave up (section 3.1.1).
+                Fail($"{e.Message} (rings and {_options.QueueDepth} request buffers of {_options.MaxRequestBytes} bytes for each of {sizes.Length} queues)");
+            }
         }
         for (int q = 0; q < count; q++)
         {

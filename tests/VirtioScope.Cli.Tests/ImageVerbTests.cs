@@ -267,3 +267,25 @@ public sealed class ImageVerbTests
         Assert.DoesNotContain("one", Tools.Qemu("snapshot", "-l", img), StringComparison.Ordinal);
     }
 }
+
+public sealed class LargeSparseImageTests
+{
+    [Fact]
+    public void Info_and_map_of_a_1_TiB_sparse_image_touch_only_metadata()
+    {
+        using var dir = new TempDir();
+        string img = dir.File("tera.qcow2");
+        Tools.AssertOk(Tools.Cli("create", "-q", "-f", "qcow2", img, "1T"));
+        Tools.QemuIo(img, "write -P 1 512G 64k");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var map = Tools.Cli("map", "--output", "json", img);
+        Tools.AssertOk(map);
+        Assert.Equal(Tools.Qemu("map", "--output", "json", img), map.Out);
+        var info = Tools.Cli("info", "--output", "json", img);
+        Tools.AssertOk(info);
+        Assert.Contains("\"virtual-size\": 1099511627776", info.Out, StringComparison.Ordinal);
+        // Reading 1 TiB would take minutes; metadata takes well under a few seconds even on a loaded machine.
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
+        Assert.True(new FileInfo(img).Length < (2 << 20));
+    }
+}

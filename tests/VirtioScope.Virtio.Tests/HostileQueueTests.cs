@@ -75,6 +75,26 @@ public class HostileQueueTests
     }
 
     [Fact]
+    public void Indirect_table_longer_than_the_queue_is_rejected()
+    {
+        using var h = new DeviceHarness();
+        MockSplitRing ring = h.StartSplit(Features, size: 8);
+        ulong table = DeviceHarness.DataBase + 0x8000;
+        h.Header(Hdr, BlkRequestType.In, 0);
+        var bufs = new List<Buf> { new(Hdr, 16) };
+        for (int i = 0; i < 8; i++)
+        {
+            bufs.Add(new Buf(Data + (ulong)i * 512, 512, Write: true));
+        }
+        bufs.Add(new Buf(Status, 1, Write: true));
+        ring.Publish(ring.WriteIndirect(table, [.. bufs]));
+        h.Notify();
+        Assert.Equal(1, ring.UsedIdx);
+        Assert.Equal(0, h.Device.Statistics.BytesRead);
+        Assert.Equal(0, h.Device.Statistics.StatusOk);
+    }
+
+    [Fact]
     public void Nested_indirect_is_rejected()
     {
         using var h = new DeviceHarness();

@@ -36,6 +36,13 @@ public class TransportRegisterTests
     }
 
     [Fact]
+    public void Config_wce_is_not_offered_without_flush()
+    {
+        using var h = new DeviceHarness(new BlockDeviceOptions { Features = BlockDeviceOptions.SupportedFeatures & ~BlkFeatures.Flush });
+        Assert.Equal(0UL, h.DeviceFeatures() & BlkFeatures.ConfigWce);
+    }
+
+    [Fact]
     public void Legacy_device_offers_nothing_above_bit_31()
     {
         using var h = new DeviceHarness(version: MmioVersion.Legacy);
@@ -215,5 +222,32 @@ public class TransportRegisterTests
         Assert.Contains(events, e => e is MmioAccessEvent { Register: "Status", IsWrite: true, Value: 1 });
         Assert.Contains(events, e => e is StatusChangeEvent { New: DeviceStatus.Acknowledge });
         Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+    }
+}
+
+public class MmioBusTests
+{
+    [Fact]
+    public void Bus_routes_by_base_address_and_window_size()
+    {
+        using var h = new DeviceHarness();
+        var bus = new MmioBus();
+        bus.Map(h.Transport);
+        Assert.Equal(0x74726976u, bus.Read(MmioRegisters.DefaultBase, 4));
+        Assert.Equal(2u, bus.Read(MmioRegisters.DefaultBase + MmioRegisters.DeviceId, 4));
+        Assert.Equal(uint.MaxValue, bus.Read(MmioRegisters.DefaultBase + MmioRegisters.DefaultSize, 4));
+        Assert.Equal(0xffu, bus.Read(0x1000, 1));
+        Assert.Throws<ArgumentException>(() => bus.Map(MmioRegisters.DefaultBase + 0x100, 0x100, h.Transport));
+        Assert.Equal(2u, bus.Window(MmioRegisters.DefaultBase).Read(MmioRegisters.DeviceId, 4));
+    }
+
+    [Fact]
+    public void Window_size_bounds_config_space()
+    {
+        using var memory = Memory.GuestMemory.Create(DeviceHarness.MemBase, DeviceHarness.MemSize);
+        var t = new MmioTransport(new BlockDevice(new MemoryBackend(1 << 20)), memory, new MmioTransportOptions { WindowSize = 0x104, BaseAddress = 0x1000_0000 });
+        Assert.Equal(2048u, t.Read(MmioRegisters.Config, 4));
+        Assert.Equal(0u, t.Read(MmioRegisters.Config + 4, 4));
+        Assert.Equal(1, t.Statistics.Faults);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Serilog.Core;
+using VirtioScope.Cli.Images;
 using VirtioScope.Guest;
 using VirtioScope.Guest.Workloads;
 
@@ -10,7 +11,7 @@ internal static class RunCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string?>("IMAGE") { Description = "Disk image to serve (raw; other formats by detection)", Arity = ArgumentArity.ZeroOrOne };
+        var image = new Argument<string?>("IMAGE") { Description = "Disk image to serve; the format (qcow2, raw, ...) is detected by its magic", Arity = ArgumentArity.ZeroOrOne };
         var memory = new Option<string?>("--memory") { Description = "Serve a zeroed in-memory disk of this size instead of an image (e.g. 64M)" };
         var readOnly = new Option<bool>("--readonly") { Description = "Open the medium read-only; the device offers VIRTIO_BLK_F_RO" };
         var workload = new Option<string>("--workload") { Description = $"One of: {string.Join(", ", WorkloadRunner.Names)}", DefaultValueFactory = _ => "randread" };
@@ -45,12 +46,12 @@ internal static class RunCommand
                 settings = new RunSettings
                 {
                     Image = parse.GetValue(image),
-                    MemoryBytes = parse.GetValue(memory) is { } m ? Sizes.Parse(m, "--memory") : null,
+                    MemoryBytes = parse.GetValue(memory) is { } m ? CliSupport.ParseSize(m, "--memory") : null,
                     ReadOnly = parse.GetValue(readOnly),
                     Workload = parse.GetValue(workload)!,
                     Requests = parse.GetValue(requests),
                     QueueDepth = parse.GetValue(depth),
-                    BlockSize = checked((int)Sizes.Parse(parse.GetValue(blockSize)!, "--block-size")),
+                    BlockSize = checked((int)CliSupport.ParseSize(parse.GetValue(blockSize)!, "--block-size")),
                     RwMixPercent = parse.GetValue(rwMix),
                     FlushEvery = parse.GetValue(flushEvery),
                     Queues = parse.GetValue(queues),

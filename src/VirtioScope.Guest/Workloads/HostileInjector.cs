@@ -28,22 +28,23 @@ internal sealed class HostileInjector
     private readonly ChainDesc[] _chain;
     private ulong _bigTable;
     private ulong _nestedTable;
+    private ulong _bigBuffer;
     private int _next;
     private bool _awaiting;
     private bool _answered;
     private HostileCaseResult? _current;
 
-    public HostileInjector(VirtioBlkGuest guest, WorkloadEngine engine, WorkloadResult result, ulong seed)
+    public HostileInjector(VirtioBlkGuest guest, WorkloadEngine engine, ulong seed)
     {
         _guest = guest;
         _engine = engine;
-        _ = result;
         _next = (int)(seed % (ulong)Enum.GetValues<HostileCase>().Length);
         HostileCase[] all = Enum.GetValues<HostileCase>();
         _cases = new HostileCaseResult[all.Length];
         for (int i = 0; i < all.Length; i++)
         {
-            _cases[i] = new HostileCaseResult(all[i].ToString(), Expectation(all[i]));
+            (string text, HostileOutcome allowed) = Expectation(all[i]);
+            _cases[i] = new HostileCaseResult(all[i].ToString(), text, allowed);
         }
         _chain = new ChainDesc[Math.Max(guest.Queues[0].Size + 2, 2 + (int)Math.Max(guest.Config.SegMax, 1) + 1)];
         OnRecovered();
@@ -73,6 +74,7 @@ internal sealed class HostileInjector
         int entries = Math.Max(size + 1, (int)_guest.Config.SegMax + 3);
         _bigTable = _guest.AllocateScratch((ulong)entries * RingFlags.DescriptorSize, 16);
         _nestedTable = _guest.AllocateScratch(3 * RingFlags.DescriptorSize, 16);
+        _bigBuffer = SizeMaxFits() ? _guest.AllocateScratch(_guest.Config.SizeMax + 512UL, 4096) : 0;
     }
 
     public void OnCompleted(in BlkCompletion c)
@@ -123,6 +125,12 @@ internal sealed class HostileInjector
         {
             q.Release(slot);
             ((SplitVirtqueue)q.Ring).RawAdvanceAvailIdx(q.Size + 1);
+            breaksQueue = true;
+        }
+        else if (k == HostileCase.HeadOutOfRange)
+        {
+            q.Release(slot);
+            ((SplitVirtqueue)q.Ring).RawPushAvail((ushort)(q.Size + 3));
             breaksQueue = true;
         }
         else if (!Submit(k, q, slot))
@@ -187,34 +195,44 @@ internal sealed class HostileInjector
         ulong f = _guest.NegotiatedFeatures;
         return k switch
         {
-            HostileCase.DescriptorLoop or HostileCase.AvailIdxJump => !packed,
+            HostileCase.DescriptorLoop or HostileCase.AvailIdxJump or HostileCase.HeadOutOfRange => !packed,
             HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory => indirect,
             HostileCase.IndirectWithoutFeature => !indirect,
             HostileCase.DataCrossesMemoryEnd => _guest.Options.ArenaSize == 0,
             HostileCase.TooManySegments => (f & BlkFeatures.SegMax) != 0 && _guest.Config.SegMax > 0
                 && (indirect || _guest.Config.SegMax + 3 <= (uint)_guest.Queues[0].Size),
             HostileCase.WriteToReadOnly => (f & BlkFeatures.ReadOnly) != 0,
+            HostileCase.SegmentOverSizeMax => _bigBuffer != 0,
+            HostileCase.DiscardTooManySegments => (f & BlkFeatures.Discard) != 0 && _guest.Config.MaxDiscardSeg > 0
+                && (_guest.Config.MaxDiscardSeg + 1) * BlkLayout.SegmentSize <= (uint)_guest.Queues[0].MaxRequestBytes,
             _ => true,
         };
     }
 
-    private static string Expectation(HostileCase k) => k switch
+    /// <summary>What the spec asks of the device for each malformation.</summary>
+    private static (string Text, HostileOutcome Allowed) Expectation(HostileCase k)
     {
-        HostileCase.DescriptorLoop or HostileCase.ChainLongerThanQueue => "chain rejected: IOERR or no status; never an endless walk",
-        HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory or HostileCase.IndirectWithoutFeature
-            => "indirect table rejected: IOERR or no status",
-        HostileCase.AvailIdxJump => "DEVICE_NEEDS_RESET and a configuration-change interrupt",
-        HostileCase.StatusReadOnly or HostileCase.NoStatusDescriptor => "returned without a status byte (nowhere to write one)",
-        HostileCase.UnsupportedType or HostileCase.DiscardWithUnmap => "UNSUPP",
-        _ => "IOERR",
-    };
+        const HostileOutcome Rejected = HostileOutcome.IoErr | HostileOutcome.NoStatus | HostileOutcome.NeedsReset;
+        return k switch
+        {
+            HostileCase.DescriptorLoop or HostileCase.ChainLongerThanQueue => ("chain rejected (IOERR, no status, or NEEDS_RESET); never an endless walk", Rejected),
+            HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory or HostileCase.IndirectWithoutFeature
+                => ("indirect table rejected (IOERR, no status, or NEEDS_RESET)", Rejected),
+            HostileCase.AvailIdxJump or HostileCase.HeadOutOfRange => ("DEVICE_NEEDS_RESET and a configuration-change interrupt", HostileOutcome.NeedsReset),
+            HostileCase.StatusReadOnly or HostileCase.NoStatusDescriptor
+                => ("returned without a status byte (nowhere to write one)", HostileOutcome.NoStatus | HostileOutcome.NeedsReset),
+            HostileCase.UnsupportedType or HostileCase.DiscardWithUnmap => ("UNSUPP", HostileOutcome.Unsupp),
+            HostileCase.DiscardTooManySegments => ("IOERR or UNSUPP", HostileOutcome.IoErr | HostileOutcome.Unsupp),
+            _ => ("IOERR", HostileOutcome.IoErr),
+        };
+    }
 
     private bool Submit(HostileCase k, BlkQueue q, int slot)
     {
         ulong hdr = q.HeaderAddress(slot);
         ulong st = q.StatusAddress(slot);
         ulong data = q.DataAddress(slot);
-        ulong block = _engine.NextRandom() % _engine.Blocks;
+        ulong block = _engine.NextBelow(_engine.Blocks);
         ulong sector = block * (ulong)(_engine.BlockSize / BlkLayout.SectorSize);
         const ushort N = RingFlags.DescNext;
         const ushort W = RingFlags.DescWrite;
@@ -283,6 +301,29 @@ internal sealed class HostileInjector
                 return q.SubmitRaw(slot, In, ulong.MaxValue - 3, 4096, c[..3], direct, Tag);
             case HostileCase.TooManySegments:
                 return SubmitTooManySegments(q, slot, sector, c);
+            case HostileCase.SegmentOverSizeMax:
+            {
+                // One data descriptor 512 bytes longer than size_max allows.
+                uint length = _guest.Config.SizeMax + 512;
+                c[1] = new ChainDesc(_bigBuffer, length, N | W);
+                return q.SubmitRaw(slot, In, 0, (int)length, c[..3], direct, Tag);
+            }
+            case HostileCase.DiscardTooManySegments:
+            {
+                int segs = (int)_guest.Config.MaxDiscardSeg + 1;
+                Span<byte> buf = q.GetBuffer(slot);
+                ulong perSegment = (ulong)(_engine.BlockSize / BlkLayout.SectorSize);
+                for (int i = 0; i < segs; i++)
+                {
+                    Span<byte> seg = buf.Slice(i * BlkLayout.SegmentSize, BlkLayout.SegmentSize);
+                    BinaryPrimitives.WriteUInt64LittleEndian(seg, ((ulong)i * perSegment) % _guest.Config.Capacity);
+                    BinaryPrimitives.WriteUInt32LittleEndian(seg[8..], 1);
+                    BinaryPrimitives.WriteUInt32LittleEndian(seg[12..], 0);
+                    _engine.Forget((ulong)i % _engine.Blocks);
+                }
+                c[1] = new ChainDesc(data, (uint)(segs * BlkLayout.SegmentSize), N);
+                return q.SubmitRaw(slot, (uint)BlkRequestType.Discard, 0, segs * BlkLayout.SegmentSize, c[..3], direct, Tag);
+            }
             case HostileCase.UnsupportedType:
                 c[1] = c[2];
                 return q.SubmitRaw(slot, 99, 0, 0, c[..2], direct, Tag);
@@ -303,6 +344,9 @@ internal sealed class HostileInjector
                 return q.SubmitRaw(slot, Out, sector, 512, c[..3], direct, Tag);
         }
     }
+
+    private bool SizeMaxFits() => (_guest.NegotiatedFeatures & BlkFeatures.SizeMax) != 0 && _guest.Config.SizeMax is > 0 and <= 1 << 20
+        && _guest.Allocator.Remaining > _guest.Config.SizeMax + (64UL << 10);
 
     private bool SubmitTooLong(BlkQueue q, int slot, ulong sector, Span<ChainDesc> c)
     {

@@ -70,7 +70,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
         _blocks = bytes / (ulong)options.BlockSize;
         _sectorsPerBlock = (ulong)options.BlockSize / BlkLayout.SectorSize;
         _readOnly = (guest.NegotiatedFeatures & BlkFeatures.ReadOnly) != 0;
-        _flushEvery = options.FlushEvery > 0 ? options.FlushEvery : _kind == WorkloadKind.Flush ? 4 : 0;
+        _flushEvery = options.FlushEvery > 0 ? options.FlushEvery : _kind == WorkloadKind.Flush ? 1 : 0;
         CheckPreconditions();
         if (options.Verify && _blocks > int.MaxValue)
         {
@@ -87,7 +87,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
     {
         if (_kind == WorkloadKind.Hostile)
         {
-            _hostile = new HostileInjector(_guest, this, _result, _options.Seed);
+            _hostile = new HostileInjector(_guest, this, _options.Seed);
             _hostile.Run(_options.Requests, Math.Max(1, Math.Min(_options.QueueDepth, 16)));
             _result.HostileCases = _hostile.Cases;
         }
@@ -114,7 +114,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
                 Recover();
             }
             int submitted = 0;
-            foreach (BlkQueue q in _guest.Queues)
+            foreach (BlkQueue q in _guest.QueueArray)
             {
                 int limit = Math.Min(depth, q.Depth);
                 while (_issued < target && !_exhausted && q.Outstanding < limit && IssueOne(q))
@@ -133,7 +133,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
             if (++idle == ForceKickAfter)
             {
                 // A device that suppressed notifications and then forgot about them: kick anyway, as a watchdog would.
-                foreach (BlkQueue q in _guest.Queues)
+                foreach (BlkQueue q in _guest.QueueArray)
                 {
                     q.ForceKick();
                 }
@@ -186,6 +186,9 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
         _rng = x;
         return x * 0x2545_F491_4F6C_DD1DUL;
     }
+
+    /// <summary>A uniform value below <paramref name="bound"/>: multiply-high instead of a 64-bit division on the hot path.</summary>
+    internal ulong NextBelow(ulong bound) => Math.BigMul(NextRandom(), bound, out _);
 
     public void OnCompleted(in BlkCompletion c, ReadOnlySpan<byte> data)
     {
@@ -372,7 +375,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
                 return OpKind.Write;
             case WorkloadKind.RandRw:
             case WorkloadKind.Hostile:
-                return _readOnly || (int)(NextRandom() % 100) < _options.RwMixPercent ? OpKind.Read : OpKind.Write;
+                return _readOnly || (int)NextBelow(100) < _options.RwMixPercent ? OpKind.Read : OpKind.Write;
             case WorkloadKind.Discard:
                 // One request in four writes, so that discards land on data and verify has something to check.
                 return NextRandom() % 4 == 0 ? OpKind.Write : OpKind.Discard;
@@ -495,7 +498,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
         }
         else
         {
-            block = NextRandom() % span;
+            block = NextBelow(span);
         }
         if (_busy is null)
         {

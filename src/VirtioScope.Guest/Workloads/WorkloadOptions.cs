@@ -9,7 +9,10 @@ public sealed record WorkloadOptions
     /// <summary>seqread, seqwrite, randread, randwrite, randrw, flush, discard, write-zeroes, get-id or hostile.</summary>
     public string Name { get; init; } = "randread";
 
-    /// <summary>Requests the workload issues (the verify pass adds its own reads).</summary>
+    /// <summary>
+    /// Requests the workload issues. The verify pass adds its own reads; in the hostile workload a malformed ring
+    /// update that is not a request (an avail index jump) also counts here.
+    /// </summary>
     public long Requests { get; init; } = 10_000;
 
     /// <summary>Requests kept in flight per queue (capped by the driver's slots).</summary>
@@ -21,13 +24,21 @@ public sealed record WorkloadOptions
     /// <summary>randrw: percentage of reads (like fio's rwmixread).</summary>
     public int RwMixPercent { get; init; } = 50;
 
-    /// <summary>Issue a FLUSH after every N writes (0: never; the flush workload defaults to 4).</summary>
+    /// <summary>Issue a FLUSH after every N writes (0: never; the flush workload then flushes after each write).</summary>
     public int FlushEvery { get; init; }
 
     /// <summary>Seed of every random choice and of the verify pattern.</summary>
     public ulong Seed { get; init; } = 1;
 
-    /// <summary>Check data like fio's verify: written blocks carry a header and checksum, reads are checked, and a final pass reads back what was written.</summary>
+    /// <summary>
+    /// Check data like fio's verify: every written block carries a header (magic, byte offset, seed, generation,
+    /// length) and a CRC32C over a seeded xorshift pattern, every read is checked, and a final pass reads back every
+    /// block whose contents are known. The rule for what a read must return: a block written in this run, its latest
+    /// generation; a block zeroed by write-zeroes, zeroes; a block whose last write failed or was aborted by a reset,
+    /// or that was discarded, is not checked (the spec leaves it unspecified); a never-written block, zeroes when
+    /// <see cref="AssumeZeroedMedium"/> is set and not checked otherwise. No two requests in flight touch the same
+    /// block, so the rule never depends on the order in which the device completes them.
+    /// </summary>
     public bool Verify { get; init; }
 
     /// <summary>Never-written blocks read as zero (a fresh memory backend or new sparse file); otherwise they are not checked.</summary>

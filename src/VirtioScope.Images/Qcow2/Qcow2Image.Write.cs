@@ -78,7 +78,7 @@ public sealed partial class Qcow2Image
             {
                 return 0;
             }
-            long host = AllocateDataLocked(gc, count);
+            (long host, count) = AllocateDataRunLocked(gc, count);
             RandomAccess.Write(_data, source[..(count * cs)], host);
             ulong[] table = GetL2ForWriteLocked(gc >> _geo.L2Bits);
             for (int k = 0; k < count; k++)
@@ -150,6 +150,19 @@ public sealed partial class Qcow2Image
         long host = first << _geo.ClusterBits;
         _fileLength = Math.Max(_fileLength, host + ((long)count << _geo.ClusterBits));
         return host;
+    }
+
+    /// <summary>Like <see cref="AllocateDataLocked"/> but may return fewer clusters (at least one).</summary>
+    private (long Host, int Count) AllocateDataRunLocked(long gc, int count)
+    {
+        if (_header.HasDataFile)
+        {
+            return (gc << _geo.ClusterBits, count);
+        }
+        (long first, int got) = _refcounts!.AllocateRun(count);
+        long host = first << _geo.ClusterBits;
+        _fileLength = Math.Max(_fileLength, host + ((long)got << _geo.ClusterBits));
+        return (host, got);
     }
 
     private long AllocateMetadataLocked(int count)

@@ -6,6 +6,10 @@ public sealed partial class MmioTransport
 {
     private void WriteCore(ulong offset, int width, uint value)
     {
+        if (!InsideWindow(offset, width, "write"))
+        {
+            return;
+        }
         if (offset >= MmioRegisters.Config)
         {
             WriteConfig(offset - MmioRegisters.Config, width, value);

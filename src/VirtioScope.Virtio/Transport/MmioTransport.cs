@@ -154,6 +154,10 @@ public sealed partial class MmioTransport : IMmioDevice, IDeviceContext
 
     private uint ReadCore(ulong offset, int width)
     {
+        if (!InsideWindow(offset, width, "read"))
+        {
+            return 0;
+        }
         if (offset >= MmioRegisters.Config)
         {
             return ReadConfig(offset - MmioRegisters.Config, width);
@@ -187,6 +191,17 @@ public sealed partial class MmioTransport : IMmioDevice, IDeviceContext
                 Fault($"read of {(IsWriteOnly((int)offset) ? "write-only register" : "unknown register")} {MmioRegisters.Name((int)offset)}");
                 return 0;
         }
+    }
+
+    /// <summary>Accesses past the configured window size belong to no register, not even config space.</summary>
+    private bool InsideWindow(ulong offset, int width, string what)
+    {
+        if (offset < Options.WindowSize && (ulong)Math.Max(width, 0) <= Options.WindowSize - offset)
+        {
+            return true;
+        }
+        Fault($"{width}-byte {what} at offset 0x{offset:x} is outside the 0x{Options.WindowSize:x}-byte register window");
+        return false;
     }
 
     private static bool IsWriteOnly(int offset) => offset is MmioRegisters.DeviceFeaturesSel or MmioRegisters.DriverFeatures
