@@ -5,6 +5,7 @@ using VirtioScope.Debugger.Breakpoints;
 using VirtioScope.Debugger.Sources;
 using VirtioScope.Images;
 using VirtioScope.Memory;
+using VirtioScope.Virtio;
 using VirtioScope.Virtio.Events;
 using VirtioScope.Virtio.Transport;
 
@@ -28,6 +29,7 @@ internal sealed partial class Machine : IDisposable
     private readonly Dictionary<(int Queue, ushort Id), RequestRecord> _requests = [];
     private readonly List<long> _completionPositions = [];
     private long _eventCount;
+    private readonly uint?[] _lastWritten = new uint?[MmioRegisters.Config / 4];
     private Action? _interrupt;
 
     // Set by the controller while the guest is parked; read by the guest thread.
@@ -131,6 +133,9 @@ internal sealed partial class Machine : IDisposable
     }
 
     public RequestRecord? LastRequest { get; private set; }
+
+    /// <summary>The value last written to a register below the config space, or null if never written (write-only registers cannot be read back).</summary>
+    public uint? LastWritten(int offset) => offset is >= 0 and < MmioRegisters.Config ? _lastWritten[offset / 4] : null;
 
     public RequestRecord? FindRequest(int queue, ushort id) => _requests.GetValueOrDefault((queue, id));
 
@@ -350,6 +355,9 @@ internal sealed partial class Machine : IDisposable
     {
         switch (e)
         {
+            case MmioAccessEvent { IsWrite: true, Offset: >= 0 and < MmioRegisters.Config } w:
+                _lastWritten[w.Offset / 4] = w.Value;
+                break;
             case ChainPoppedEvent c:
                 // Chain ids are bounded by the queue size, so keeping the latest request per id bounds the table.
                 var r = new RequestRecord(c.Queue, c.Id, Position, c.Descriptors, c.Error);

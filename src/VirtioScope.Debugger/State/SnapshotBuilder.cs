@@ -73,6 +73,15 @@ internal static class SnapshotBuilder
         {
             rows.Add(new("ConfigGeneration", MmioRegisters.ConfigGeneration, t.ConfigGeneration, ""));
         }
+        // Write-only registers have no read-back; show what the driver last wrote.
+        int[] writeOnly = legacy
+            ? [MmioRegisters.DeviceFeaturesSel, MmioRegisters.DriverFeaturesSel, MmioRegisters.GuestPageSize, MmioRegisters.QueueAlign, MmioRegisters.QueueNotify, MmioRegisters.InterruptAck]
+            : [MmioRegisters.DeviceFeaturesSel, MmioRegisters.DriverFeaturesSel, MmioRegisters.QueueNotify, MmioRegisters.InterruptAck];
+        foreach (int offset in writeOnly)
+        {
+            uint? v = m.LastWritten(offset);
+            rows.Add(new(MmioRegisters.Name(offset), offset, v ?? 0, v is null ? "never written" : "last written"));
+        }
         if (t.QueueSelect < t.QueueCount)
         {
             QueueInfo q = t.GetQueueInfo((int)t.QueueSelect);
