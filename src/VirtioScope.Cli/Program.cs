@@ -1,3 +1,4 @@
+using VirtioScope.Cli.Debug;
 using VirtioScope.Cli.Images;
 using VirtioScope.Cli.Run;
 
@@ -10,6 +11,7 @@ public static class Program
     public static int Main(string[] args) => CommandLine.Invoke(
         args,
         RunCommand.Create(),
+        DebugCommand.Create(),
         InfoCommand.Create(),
         CreateCommand.Create(),
         ConvertCommand.Create(),
