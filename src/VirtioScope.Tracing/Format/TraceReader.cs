@@ -114,14 +114,19 @@ public sealed class TraceReader : IDisposable
     /// <summary>The decoded events of chunk <paramref name="index"/> (for tools that walk chunk by chunk).</summary>
     public ReadOnlySpan<TraceEvent> ChunkEvents(int index) => Chunk(index);
 
-    /// <summary>Number of the first event of chunk <paramref name="index"/>.</summary>
-    public long ChunkFirstEvent(int index) => _chunkFirstEvents[index];
+    /// <summary>The decoded events of chunk <paramref name="index"/> as the reader's own array (not to be modified).</summary>
+    internal TraceEvent[] ChunkArray(int index) => Chunk(index);
 
-    private int ChunkOf(long number)
+    /// <summary>Index of the chunk that holds event <paramref name="number"/>.</summary>
+    public int ChunkOf(long number)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(number);
         int i = _chunkFirstEvents.BinarySearch(number);
         return i >= 0 ? i : ~i - 1;
     }
+
+    /// <summary>Number of the first event of chunk <paramref name="index"/>.</summary>
+    public long ChunkFirstEvent(int index) => _chunkFirstEvents[index];
 
     private TraceEvent[] Chunk(int index)
     {
