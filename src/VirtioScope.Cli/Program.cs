@@ -1,5 +1,6 @@
 using VirtioScope.Cli.Images;
 using VirtioScope.Cli.Run;
+using VirtioScope.Cli.Trace;
 
 namespace VirtioScope.Cli;
 
@@ -17,5 +18,7 @@ public static class Program
         MapCommand.Create(),
         CompareCommand.Create(),
         ResizeCommand.Create(),
-        SnapshotCommand.Create());
+        SnapshotCommand.Create(),
+        ReplayCommand.Create(),
+        TraceCommand.Create());
 }

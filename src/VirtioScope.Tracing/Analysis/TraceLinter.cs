@@ -103,7 +103,7 @@ public sealed class TraceLinter
         if (isConfig)
         {
             int offset = (int)e.Address;
-            bool capacityHalf = e.Length == 4 && offset is CapacityLow or CapacityHigh;
+            bool capacityHalf = (e.Length is 4 or 0) && (offset is CapacityLow or CapacityHigh);
             if (capacityHalf)
             {
                 if (!_generationOpen)

@@ -9,7 +9,7 @@ namespace VirtioScope.Tracing.Analysis;
 /// <summary>One bucket of the request count by type and status.</summary>
 public sealed record RequestCount(string Type, string Status, long Count, long Bytes);
 
-/// <summary>Requests completed per queue notification in one slice of the trace.</summary>
+/// <summary>Requests the device found per queue notification (requests parsed until the next notification), for notifications in one slice of the trace.</summary>
 public sealed record DepthSample(long FromEvent, long ToEvent, double MeanBatch, long MaxBatch);
 
 /// <summary>A range of sectors and how often the backend touched it.</summary>
@@ -68,19 +68,12 @@ public sealed record TraceStatistics
         var ranges = new Dictionary<ulong, long>();
         var latencies = new List<long>();
         long mmio = 0, notifies = 0, interrupts = 0, read = 0, written = 0;
-        long sliceSize = Math.Max(1, (reader.EventCount + depthSlices - 1) / depthSlices);
-        var depth = new List<DepthSample>();
-        long sliceStart = 0, batches = 0, batched = 0, maxBatch = 0, currentBatch = -1;
+        var batchesAt = new List<(long Notify, long Requests)>();
+        long currentNotify = -1, currentBatch = 0;
         foreach (TraceEvent e in reader.Events())
         {
             string kind = e.Kind.ToString();
             byKind[kind] = byKind.GetValueOrDefault(kind) + 1;
-            if (e.Number - sliceStart >= sliceSize)
-            {
-                depth.Add(new DepthSample(sliceStart, e.Number - 1, batches == 0 ? 0 : (double)batched / batches, maxBatch));
-                sliceStart = e.Number;
-                batches = batched = maxBatch = 0;
-            }
             switch (e.Kind)
             {
                 case RecordKind.MmioRead or RecordKind.MmioWrite or RecordKind.MmioReadUnvalued:
@@ -88,7 +81,11 @@ public sealed record TraceStatistics
                     if (e.Kind == RecordKind.MmioWrite && e.Address == MmioRegisters.QueueNotify)
                     {
                         notifies++;
-                        batches++;
+                        if (currentNotify >= 0)
+                        {
+                            batchesAt.Add((currentNotify, currentBatch));
+                        }
+                        currentNotify = e.Number;
                         currentBatch = 0;
                     }
                     break;
@@ -97,12 +94,7 @@ public sealed record TraceStatistics
                     break;
                 case RecordKind.Request:
                     pending[(e.Queue, e.Id)] = (RequestCodes.TypeName(e.Code), e.Length, e.Timestamp);
-                    if (currentBatch >= 0)
-                    {
-                        currentBatch++;
-                        batched++;
-                        maxBatch = Math.Max(maxBatch, currentBatch);
-                    }
+                    currentBatch++;
                     break;
                 case RecordKind.Completion:
                     string type = "unknown";
@@ -144,9 +136,17 @@ public sealed record TraceStatistics
                     break;
             }
         }
-        if (reader.EventCount > sliceStart)
+        if (currentNotify >= 0)
         {
-            depth.Add(new DepthSample(sliceStart, reader.EventCount - 1, batches == 0 ? 0 : (double)batched / batches, maxBatch));
+            batchesAt.Add((currentNotify, currentBatch));
+        }
+        var depth = new List<DepthSample>();
+        long sliceSize = Math.Max(1, (reader.EventCount + depthSlices - 1) / depthSlices);
+        for (long start = 0; start < reader.EventCount; start += sliceSize)
+        {
+            long end = Math.Min(reader.EventCount, start + sliceSize) - 1;
+            var inSlice = batchesAt.Where(b => b.Notify >= start && b.Notify <= end).ToList();
+            depth.Add(new DepthSample(start, end, inSlice.Count == 0 ? 0 : inSlice.Average(b => b.Requests), inSlice.Count == 0 ? 0 : inSlice.Max(b => b.Requests)));
         }
         latencies.Sort();
         var latency = new List<(string, double)>();
