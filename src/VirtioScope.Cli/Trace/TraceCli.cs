@@ -22,12 +22,12 @@ internal static class TraceCli
     /// <summary>Writes one JSON document to stdout followed by a newline.</summary>
     public static void Json(Action<Utf8JsonWriter> write)
     {
-        using Stream stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
             write(w);
         }
-        stdout.Write("\n"u8);
+        Console.Out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 
     /// <summary>Prints the reader's truncation note on stderr, if any.</summary>

@@ -63,12 +63,11 @@ internal static class TraceCommand
                 });
                 return ExitCodes.Success;
             }
-            var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = false };
+            TextWriter stdout = Console.Out;
             foreach (TraceEvent e in reader.Events(first, n))
             {
                 stdout.WriteLine(e.ToString());
             }
-            stdout.Flush();
             return ExitCodes.Success;
         }));
         return cmd;
