@@ -80,7 +80,7 @@ public class FormatTests
     [Fact]
     public void Cursor_steps_forward_and_back_across_chunks()
     {
-        byte[] trace = TraceRig.Record(TraceRig.Options("randread", chunkTarget: 2048));
+        byte[] trace = TraceRig.Record(TraceRig.Options("randread", requests: 200, chunkTarget: 2048));
         using TraceReader reader = TraceRig.Open(trace);
         Assert.True(reader.ChunkCount > 5);
         var cursor = new TraceCursor(reader);
