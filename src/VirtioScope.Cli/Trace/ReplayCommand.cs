@@ -63,7 +63,7 @@ internal static class ReplayCommand
         {
             throw new IOException($"{path}: no such file");
         }
-        return new ProtectedBackend(BackendFactory.Open(path, readOnly: true));
+        return new ProtectedBackend(BackendFactory.Open(path, readOnly: true), header.Backend.ReadOnly);
     }
 
     private static void Report(ReplayResult r, TraceReader reader, bool verify, bool json)

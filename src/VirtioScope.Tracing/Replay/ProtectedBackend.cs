@@ -4,9 +4,11 @@ namespace VirtioScope.Tracing.Replay;
 
 /// <summary>
 /// A copy-on-write view of another backend: reads see the original, writes, discards and write-zeroes go to an
-/// in-memory overlay of 4 KiB blocks, so a replay never changes the image it was given.
+/// in-memory overlay of 4 KiB blocks, so a replay never changes the image it was given. The original is usually
+/// opened read-only; <paramref name="readOnly"/> is what the device is told (as recorded), so a writable recording
+/// replays with the same offered features.
 /// </summary>
-public sealed class ProtectedBackend(IBlockBackend original) : IBlockBackend
+public sealed class ProtectedBackend(IBlockBackend original, bool readOnly = false) : IBlockBackend
 {
     private const int BlockSize = 4096;
     private readonly IBlockBackend _original = original ?? throw new ArgumentNullException(nameof(original));
@@ -16,7 +18,7 @@ public sealed class ProtectedBackend(IBlockBackend original) : IBlockBackend
     public long Size => _original.Size;
 
     /// <inheritdoc />
-    public bool IsReadOnly => _original.IsReadOnly;
+    public bool IsReadOnly => readOnly;
 
     /// <inheritdoc />
     public BlockCapabilities Capabilities => _original.Capabilities;
