@@ -1,6 +1,7 @@
 using VirtioScope.Cli.Debug;
 using VirtioScope.Cli.Images;
 using VirtioScope.Cli.Run;
+using VirtioScope.Cli.Trace;
 
 namespace VirtioScope.Cli;
 
@@ -19,5 +20,7 @@ public static class Program
         MapCommand.Create(),
         CompareCommand.Create(),
         ResizeCommand.Create(),
-        SnapshotCommand.Create());
+        SnapshotCommand.Create(),
+        ReplayCommand.Create(),
+        TraceCommand.Create());
 }
