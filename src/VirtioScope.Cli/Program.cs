@@ -1,4 +1,5 @@
 using VirtioScope.Cli.Images;
+using VirtioScope.Cli.Mount;
 using VirtioScope.Cli.Run;
 
 namespace VirtioScope.Cli;
@@ -17,5 +18,7 @@ public static class Program
         MapCommand.Create(),
         CompareCommand.Create(),
         ResizeCommand.Create(),
-        SnapshotCommand.Create());
+        SnapshotCommand.Create(),
+        MountCommand.Create(),
+        UnmountCommand.Create());
 }
