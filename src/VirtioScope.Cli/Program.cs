@@ -1,5 +1,6 @@
 using VirtioScope.Cli.Debug;
 using VirtioScope.Cli.Images;
+using VirtioScope.Cli.Mount;
 using VirtioScope.Cli.Run;
 using VirtioScope.Cli.Trace;
 
@@ -22,5 +23,7 @@ public static class Program
         ResizeCommand.Create(),
         SnapshotCommand.Create(),
         ReplayCommand.Create(),
-        TraceCommand.Create());
+        TraceCommand.Create(),
+        MountCommand.Create(),
+        UnmountCommand.Create());
 }
