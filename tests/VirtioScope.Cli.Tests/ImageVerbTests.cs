@@ -92,6 +92,20 @@ public sealed class ImageVerbTests
     }
 
     [Fact]
+    public void Convert_p_without_a_terminal_prints_percentages_and_resize_takes_negative_sizes()
+    {
+        using var dir = new TempDir();
+        string src = dir.MakeRaw("src.raw", 2 << 20, 12);
+        string dst = dir.File("p.qcow2");
+        var r = Tools.Cli("convert", "-p", "-O", "qcow2", src, dst);
+        Tools.AssertOk(r);
+        Assert.Contains("(100.00/100%)", r.Out, StringComparison.Ordinal);
+        Tools.AssertOk(Tools.Cli("resize", "--shrink", dst, "--", "-1M"));
+        Assert.Contains("\"virtual-size\": 1048576", Tools.Qemu("info", "--output", "json", dst), StringComparison.Ordinal);
+        Tools.AssertOk(Tools.Run("qemu-img", "check", dst));
+    }
+
+    [Fact]
     public void Convert_n_writes_into_an_existing_image()
     {
         using var dir = new TempDir();
