@@ -50,7 +50,7 @@ public sealed class ImageVerbTests
         string a = dir.MakeRaw("a.raw", 1 << 20, 1);
         string b = dir.MakeRaw("b.raw", 2 << 20, 2);
         string dst = dir.File("cat.qcow2");
-        var r = Tools.Cli("convert", "-O", "qcow2", "-S", "0", "--progress", "json", a, b, dst);
+        var r = Tools.Cli("convert", "-m", "1", "-O", "qcow2", "-S", "0", "--progress", "json", a, b, dst);
         Tools.AssertOk(r);
         string last = r.Out.Trim().Split('\n')[^1];
         using (JsonDocument doc = JsonDocument.Parse(last))
