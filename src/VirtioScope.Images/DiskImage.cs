@@ -42,7 +42,7 @@ public static class DiskImage
         switch (format)
         {
             case ImageFormat.Raw:
-                return RawImage.Open(path, options.ReadOnly, options.Cache);
+                return RawImage.Open(path, readOnly: options.ReadOnly, cache: options.Cache);
             case ImageFormat.Qcow2:
                 Func<string, ImageFormat, IDiskImage>? backing = options.OpenBacking
                     ? (file, fmt) => OpenChain(file, options with { Format = fmt, ReadOnly = true, AllowCorruptWrite = false }, seen, depth + 1)

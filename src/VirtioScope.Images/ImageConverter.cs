@@ -13,7 +13,10 @@ public sealed record ConvertOptions
     /// <summary>Zero runs at least this long are not written (qemu-img's -S; 0 writes everything).</summary>
     public long SparseSize { get; init; } = 4096;
 
-    /// <summary>Worker threads for compression (defaults to all cores).</summary>
+    /// <summary>
+    /// Worker threads (defaults to all cores). With compression they compress in parallel; without it, more than one
+    /// means a reader thread overlapping a writer thread, and one means a single thread doing both in turn.
+    /// </summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
     /// <summary>
@@ -68,6 +71,11 @@ public static class ImageConverter
             {
                 throw new ImageException(ImageErrorKind.UnsupportedFeature, target.FilePath, "cluster_size", "compressed output needs clusters of at most 2 MiB");
             }
+        }
+        if (compressor is null && options.Workers <= 1)
+        {
+            ConvertInline(sources, target, options, total, progress);
+            return;
         }
         int workers = Math.Max(1, options.Workers);
         int chunkSize = compressor is null ? PlainChunkSize : CompressedChunkSize;
@@ -145,6 +153,36 @@ public static class ImageConverter
         if (readerError is not null)
         {
             throw new IOException(readerError.Message, readerError);
+        }
+        target.Flush();
+    }
+
+    // One thread reads and writes in turn: no hand-over between threads, each of which costs a scheduler round trip.
+    private static void ConvertInline(IReadOnlyList<IDiskImage> sources, IDiskImage target, ConvertOptions options, long total, Action<long, long>? progress)
+    {
+        byte[]? compare = options.TargetBacking is null ? null : new byte[PlainChunkSize];
+        long virtualOffset = 0;
+        long done = 0;
+        foreach (IDiskImage source in sources)
+        {
+            for (long pos = 0; pos < source.VirtualSize; pos += PlainChunkSize)
+            {
+                Chunk chunk = ReadChunk(source, pos, virtualOffset + pos, PlainChunkSize);
+                try
+                {
+                    WriteChunk(target, chunk, options, null, compare);
+                }
+                finally
+                {
+                    if (chunk.Data is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(chunk.Data);
+                    }
+                }
+                done += chunk.Length;
+                progress?.Invoke(done, total);
+            }
+            virtualOffset += source.VirtualSize;
         }
         target.Flush();
     }

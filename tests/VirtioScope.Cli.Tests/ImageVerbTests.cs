@@ -50,7 +50,7 @@ public sealed class ImageVerbTests
         string a = dir.MakeRaw("a.raw", 1 << 20, 1);
         string b = dir.MakeRaw("b.raw", 2 << 20, 2);
         string dst = dir.File("cat.qcow2");
-        var r = Tools.Cli("convert", "-O", "qcow2", "-S", "0", "--progress", "json", a, b, dst);
+        var r = Tools.Cli("convert", "-m", "1", "-O", "qcow2", "-S", "0", "--progress", "json", a, b, dst);
         Tools.AssertOk(r);
         string last = r.Out.Trim().Split('\n')[^1];
         using (JsonDocument doc = JsonDocument.Parse(last))
@@ -89,6 +89,20 @@ public sealed class ImageVerbTests
         string fromSnap = dir.File("snap.raw");
         Tools.AssertOk(Tools.Cli("convert", "-l", "orig", "-O", "raw", baseImg, fromSnap));
         Assert.Equal(File.ReadAllBytes(baseRaw), File.ReadAllBytes(fromSnap));
+    }
+
+    [Fact]
+    public void Convert_p_without_a_terminal_prints_percentages_and_resize_takes_negative_sizes()
+    {
+        using var dir = new TempDir();
+        string src = dir.MakeRaw("src.raw", 2 << 20, 12);
+        string dst = dir.File("p.qcow2");
+        var r = Tools.Cli("convert", "-p", "-O", "qcow2", src, dst);
+        Tools.AssertOk(r);
+        Assert.Contains("(100.00/100%)", r.Out, StringComparison.Ordinal);
+        Tools.AssertOk(Tools.Cli("resize", "--shrink", dst, "--", "-1M"));
+        Assert.Contains("\"virtual-size\": 1048576", Tools.Qemu("info", "--output", "json", dst), StringComparison.Ordinal);
+        Tools.AssertOk(Tools.Run("qemu-img", "check", dst));
     }
 
     [Fact]

@@ -134,9 +134,16 @@ public sealed partial class Qcow2Image
             RandomAccess.Write(file, table, cs);
             RandomAccess.Write(file, block, (1 + tableClusters) * cs);
             RandomAccess.Write(file, new byte[l1Clusters * cs], h.L1TableOffset);
-            RandomAccess.FlushToDisk(file);
+            // With cache=unsafe (convert's default) no fsync: on ext4 one can wait for every dirty page of the file system.
+            if (o.Cache == CacheMode.Writeback)
+            {
+                RandomAccess.FlushToDisk(file);
+            }
             RandomAccess.Write(file, header, 0);
-            RandomAccess.FlushToDisk(file);
+            if (o.Cache == CacheMode.Writeback)
+            {
+                RandomAccess.FlushToDisk(file);
+            }
         }
     }
 
