@@ -12,13 +12,13 @@ public enum ImageFormat
     /// <summary>QEMU copy-on-write version 2 or 3.</summary>
     Qcow2,
 
-    /// <summary>Hyper-V VHDX (detected only).</summary>
+    /// <summary>Hyper-V VHDX.</summary>
     Vhdx,
 
-    /// <summary>Virtual PC / Azure VHD (detected only).</summary>
+    /// <summary>Virtual PC / Azure VHD.</summary>
     Vpc,
 
-    /// <summary>VMware VMDK (detected only).</summary>
+    /// <summary>VMware VMDK (read-only).</summary>
     Vmdk,
 }
 
