@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-$(mktemp -d /tmp/vs-bench.XXXXXX)}
 mkdir -p "$work"
-dotnet build -c Release "$here/../src/VirtioScope.Cli" -o "$work/bin" >/dev/null
+dotnet build -c Release "$here/../src/VirtioScope.Cli" -o "$work/bin" >"$work/build.log" || { cat "$work/build.log"; exit 1; }
 vs=("$work/bin/virtioscope")
 
 python3 - "$work" <<'PY'
@@ -43,9 +43,8 @@ PY
 
 # run LABEL CMD...: prints seconds and peak RSS (MiB)
 measure() {
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  echo "$out"
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; return 1; }
+  tail -1 "$work/time.txt"
 }
 
 
@@ -53,8 +52,10 @@ printf "%-34s %10s %10s %8s %12s\n" "case" "qemu-img s" "vscope s" "ratio" "vsco
 bench() {
   local label=$1 qargs=$2 vargs=$3
   rm -f "$work/out.q" "$work/out.v"
-  read -r qs _ < <(measure qemu-img $qargs "$work/out.q")
-  read -r vsec vmem < <(measure "${vs[@]}" $vargs "$work/out.v")
+  sync
+  read -r qs _ <<<"$(measure qemu-img $qargs "$work/out.q")"
+  sync
+  read -r vsec vmem <<<"$(measure "${vs[@]}" $vargs "$work/out.v")"
   local ratio
   ratio=$(python3 -c "print(f'{$qs/$vsec:.2f}x')")
   printf "%-34s %10s %10s %8s %12s\n" "$label" "$qs" "$vsec" "$ratio" "$((vmem / 1024))"
@@ -74,7 +75,7 @@ bench "raw->qcow2 -c zstd 512M text" "convert -c -O qcow2 -o compression_type=zs
 rm -f "$work/tera.qcow2"
 "${vs[@]}" create -q -f qcow2 "$work/tera.qcow2" 1T
 qemu-io -c "write -P 1 512G 64k" "$work/tera.qcow2" >/dev/null
-read -r is im < <(measure "${vs[@]}" info "$work/tera.qcow2")
-read -r ms mm < <(measure "${vs[@]}" map --output json "$work/tera.qcow2")
+read -r is im <<<"$(measure "${vs[@]}" info "$work/tera.qcow2")"
+read -r ms mm <<<"$(measure "${vs[@]}" map --output json "$work/tera.qcow2")"
 echo "1 TiB sparse qcow2: info ${is}s (${im} KiB peak), map ${ms}s (${mm} KiB peak)"
 echo "cores: $(nproc); work dir: $work"

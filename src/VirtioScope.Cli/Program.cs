@@ -1,6 +1,8 @@
 using VirtioScope.Cli.Debug;
 using VirtioScope.Cli.Images;
+using VirtioScope.Cli.Mount;
 using VirtioScope.Cli.Run;
+using VirtioScope.Cli.Trace;
 
 namespace VirtioScope.Cli;
 
@@ -19,5 +21,9 @@ public static class Program
         MapCommand.Create(),
         CompareCommand.Create(),
         ResizeCommand.Create(),
-        SnapshotCommand.Create());
+        SnapshotCommand.Create(),
+        ReplayCommand.Create(),
+        TraceCommand.Create(),
+        MountCommand.Create(),
+        UnmountCommand.Create());
 }

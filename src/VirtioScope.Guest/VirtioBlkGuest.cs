@@ -1,3 +1,4 @@
+using VirtioScope.Virtio.Events;
 using VirtioScope.Block;
 using VirtioScope.Guest.Rings;
 using VirtioScope.Memory;
@@ -30,6 +31,12 @@ public sealed class VirtioBlkGuest : IDisposable
     private bool _queuesLive;
     private long _notificationsBefore;
     private long _suppressedBefore;
+
+    /// <summary>
+    /// Where the driver publishes its own events (requests made available, notifications sent or suppressed); usually
+    /// the transport's hub, so one stream tells the guest's and the device's sides in order. Null: none.
+    /// </summary>
+    public EventHub? Events { get; set; }
 
     /// <summary>Creates the driver; nothing touches the device until <see cref="Initialize"/>.</summary>
     /// <param name="mmio">The device's register window.</param>

@@ -63,6 +63,9 @@ public sealed class GuestMemory : IDisposable
     /// <summary>The log of writes made through this view, when enabled.</summary>
     public WriteLog? WriteLog { get; private set; }
 
+    /// <summary>Watcher of the accesses made through this view (null, the default, costs one check per access).</summary>
+    public IGuestMemoryObserver? Observer { get; set; }
+
     /// <summary>Total bytes of guest memory.</summary>
     public ulong TotalSize => _regions.Aggregate(0UL, (sum, r) => sum + r.Size);
 
@@ -98,6 +101,10 @@ public sealed class GuestMemory : IDisposable
     public MemoryFault? TryGetReadSpan(ulong address, int length, out ReadOnlySpan<byte> span)
     {
         MemoryFault? fault = TryGet(address, length, out Span<byte> s, out _, out _);
+        if (fault is null && Observer is { } observer)
+        {
+            observer.OnRead(address, s);
+        }
         span = s;
         return fault;
     }
@@ -109,6 +116,7 @@ public sealed class GuestMemory : IDisposable
         if (fault is null)
         {
             WriteLog?.Mark(region, offset, (ulong)length);
+            Observer?.OnWrite(address, length);
         }
         return fault;
     }

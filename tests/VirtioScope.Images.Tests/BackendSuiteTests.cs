@@ -55,7 +55,7 @@ public sealed class BackendSuiteTests
             Assert.Equal(size, backend.Size);
             var rng = new Random(kind.GetHashCode(StringComparison.Ordinal));
             byte[] buf = new byte[300_000];
-            for (int i = 0; i < 150; i++)
+            for (int i = 0; i < 250; i++)
             {
                 int len = rng.Next(1, buf.Length);
                 long off = rng.NextInt64(0, size - len);
@@ -74,6 +74,17 @@ public sealed class BackendSuiteTests
                     case 3:
                         backend.Read(off, buf.AsSpan(0, len));
                         TestData.AssertSame(model.AsSpan((int)off, len).ToArray(), buf.AsSpan(0, len).ToArray(), $"{kind} read {off}+{len}");
+                        break;
+                    case 4 when image is ICompressedWriter cw && kind != "qcow2:data_file" && rng.Next(2) == 0:
+                        // Compressed cluster writes interleaved with everything else (as convert -c -n would do).
+                        long gc = rng.NextInt64(0, size / cw.ClusterSize);
+                        byte[] cluster = new byte[cw.ClusterSize];
+                        cluster.AsSpan().Fill((byte)rng.Next(1, 256));
+                        byte[] packed = new byte[cw.ClusterSize];
+                        int n = cw.Compress(cluster, packed);
+                        Assert.True(n > 0);
+                        cw.WriteCompressed(gc, packed.AsSpan(0, n));
+                        cluster.CopyTo(model, gc * cw.ClusterSize);
                         break;
                     default:
                         backend.Flush();

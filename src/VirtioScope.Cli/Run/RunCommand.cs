@@ -30,12 +30,14 @@ internal static class RunCommand
         var output = new Option<string>("--output") { Description = "Summary format: text or json", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "json");
         var log = new Option<string?>("--log") { Description = "Write a compact JSON (CLEF) log to this file" };
+        var record = new Option<string?>("--record") { Description = "Record a replayable trace (.vstrace) of the run to this file" };
+        var full = new Option<bool>("--full") { Description = "With --record: keep the bytes the device writes to guest memory, not only their hashes" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log more (device faults and progress)" };
 
         var command = new Command("run", "Drive the virtio-blk device with a spec-following guest and report what happened")
         {
             image, memory, readOnly, workload, requests, depth, blockSize, rwMix, flushEvery, queues, packed, noEventIdx,
-            noIndirect, legacy, seed, verify, output, log, verbose,
+            noIndirect, legacy, seed, verify, output, log, record, full, verbose,
         };
         command.SetAction(parse =>
         {
@@ -62,6 +64,8 @@ internal static class RunCommand
                     Seed = parse.GetValue(seed),
                     Verify = parse.GetValue(verify),
                     Json = parse.GetValue(output) == "json",
+                    Record = parse.GetValue(record),
+                    RecordFull = parse.GetValue(full),
                 };
                 settings.Validate();
             }

@@ -2,7 +2,10 @@ using Serilog;
 using VirtioScope.Block;
 using VirtioScope.Guest;
 using VirtioScope.Guest.Workloads;
+using VirtioScope.Cli.Trace;
 using VirtioScope.Memory;
+using VirtioScope.Tracing.Recording;
+using VirtioScope.Virtio;
 using VirtioScope.Virtio.Transport;
 
 namespace VirtioScope.Cli.Run;
@@ -48,7 +51,8 @@ internal static class RunSession
         long buffers = (long)s.Queues * s.QueueDepth * (s.BlockSize + 4096);
         ulong memorySize = (ulong)Math.Max(64L << 20, (buffers + (32L << 20) + 0xfffff) & ~0xfffffL);
         using GuestMemory memory = GuestMemory.Create(GuestMemory.DefaultBase, memorySize);
-        var device = new BlockDevice(backend, deviceOptions);
+        RecordingBackend? recordingBackend = s.Record is null ? null : new RecordingBackend(backend);
+        var device = new BlockDevice(recordingBackend ?? backend, deviceOptions);
         var transport = new MmioTransport(device, memory.CreateView(),
             new MmioTransportOptions { Version = s.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
         transport.Events.SubscribeFaults(f =>
@@ -78,8 +82,10 @@ internal static class RunSession
         try
         {
             guestOptions.Validate();
-            using var guest = new VirtioBlkGuest(transport, memory, guestOptions);
-            transport.InterruptRaised = guest.OnInterrupt;
+            using RunRecording? trace = s.Record is null ? null : RunRecording.Start(s.Record, s.RecordFull, s, deviceOptions, transport, memory, recordingBackend!);
+            using var guest = new VirtioBlkGuest(trace?.Recorder ?? (IMmioDevice)transport, memory, guestOptions);
+            transport.InterruptRaised = trace is null ? guest.OnInterrupt : trace.Recorder.InterruptHandler(guest.OnInterrupt);
+            guest.Events = transport.Events;
             guest.Initialize();
             log.Information("device up: features 0x{Features:x}, capacity {Capacity} sectors, {Transport} transport",
                 guest.NegotiatedFeatures, guest.Config.Capacity, s.Legacy ? "legacy" : "v2");
@@ -104,7 +110,7 @@ internal static class RunSession
             }
             return summary.ExitCode;
         }
-        catch (Exception e) when (e is GuestDriverException or ArgumentException)
+        catch (Exception e) when (e is GuestDriverException or ArgumentException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"virtioscope: {e.Message}");
             return ExitCodes.Usage;

@@ -24,6 +24,12 @@ internal sealed record RunSettings
     public bool Verify { get; init; }
     public bool Json { get; init; }
 
+    /// <summary>Trace file to record to (<c>--record</c>), or null.</summary>
+    public string? Record { get; init; }
+
+    /// <summary>Whether the trace keeps the bytes of device writes (<c>--full</c>).</summary>
+    public bool RecordFull { get; init; }
+
     /// <summary>Default in-memory disk when neither an image nor --memory is given.</summary>
     public const long DefaultMemoryDisk = 64L << 20;
 

@@ -264,9 +264,9 @@ public sealed partial class Qcow2Image
         _refcounts.WriteDirty();
         if (!ReferenceEquals(_data, _file))
         {
-            RandomAccess.FlushToDisk(_data);
+            Sync(_data);
         }
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         if (_dirtyL2.Count > 0)
         {
             byte[] raw = ArrayPool<byte>.Shared.Rent(_header.ClusterSize);
@@ -287,13 +287,13 @@ public sealed partial class Qcow2Image
                 ArrayPool<byte>.Shared.Return(raw);
             }
             _dirtyL2.Clear();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         if (_l1Dirty)
         {
             WriteL1Locked();
             _l1Dirty = false;
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         if (_pendingFrees.Count > 0)
         {
@@ -301,9 +301,12 @@ public sealed partial class Qcow2Image
             {
                 _refcounts.Add(cluster, -1);
             }
+            // The cluster compressed data was being packed into may have just been freed and could be handed out
+            // for data: start packing in a fresh cluster.
+            _compressedCursor = 0;
             _pendingFrees.Clear();
             _refcounts.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
     }
 

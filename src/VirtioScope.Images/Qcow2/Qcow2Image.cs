@@ -35,6 +35,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
     private long _snapshotTableBytes;
     private bool _disposed;
     private bool _ownsBacking = true;
+    private CacheMode _cache;
 
     private Qcow2Image(string path, SafeFileHandle file, SafeFileHandle data, string? dataPath, Qcow2Header header, ulong[] l1,
         List<Qcow2Snapshot> snapshots, IDiskImage? backing, string? fullBackingName, bool readOnly, long fileLength)
@@ -172,7 +173,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                 ImageFormat backingFormat = header.BackingFormat is null ? ImageFormat.Auto : ImageFormatNames.Parse(header.BackingFormat);
                 backing = openBacking(full, backingFormat);
             }
-            var image = new Qcow2Image(path, file, data ?? file, dataPath, header, l1, snapshots, backing, full, readOnly, fileLength) { _snapshotTableBytes = snapshotBytes };
+            var image = new Qcow2Image(path, file, data ?? file, dataPath, header, l1, snapshots, backing, full, readOnly, fileLength) { _snapshotTableBytes = snapshotBytes, _cache = options.Cache };
             if (!readOnly)
             {
                 image.PrepareForWriting(options);
@@ -202,7 +203,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
 
     private void PrepareForWriting(ImageOpenOptions options)
     {
-        _refcounts = new Qcow2Refcounts(_file, _header, FilePath, _fileLength);
+        _refcounts = new Qcow2Refcounts(_file, _header, FilePath, _fileLength) { Cache = _cache };
         ulong unknownAutoclear = _header.AutoclearFeatures & ~AutoclearDataFileRaw;
         if (unknownAutoclear != 0)
         {
@@ -216,7 +217,15 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
             Check(CheckRepair.All);
             _header.IncompatibleFeatures &= ~IncompatDirty;
             WriteHeaderField(IncompatibleFeaturesOffset, _header.IncompatibleFeatures);
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
+        }
+    }
+
+    private void Sync(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (_cache == CacheMode.Writeback)
+        {
+            RandomAccess.FlushToDisk(handle);
         }
     }
 

@@ -49,6 +49,16 @@ internal sealed class Qcow2Refcounts
         _freeHint = 1;
     }
 
+    public CacheMode Cache { get; init; }
+
+    private void Sync()
+    {
+        if (Cache == CacheMode.Writeback)
+        {
+            RandomAccess.FlushToDisk(_file);
+        }
+    }
+
     public ulong MaxRefcount => _maxRefcount;
 
     public int TableEntries => _table.Length;
@@ -65,6 +75,13 @@ internal sealed class Qcow2Refcounts
     {
         byte[]? block = GetBlock(cluster >> _blockEntriesBits, create: false);
         return block is null ? 0 : ReadEntry(block, (int)(cluster & ((1L << _blockEntriesBits) - 1)));
+    }
+
+    /// <summary>Whether a cluster is free, after making sure a refcount block covers it (a new block may take it).</summary>
+    public bool IsFreeCovered(long cluster)
+    {
+        GetBlock(cluster >> _blockEntriesBits, create: true);
+        return Get(cluster) == 0;
     }
 
     /// <summary>Sets the refcount of <paramref name="cluster"/>, creating its refcount block when needed.</summary>
@@ -375,14 +392,14 @@ internal sealed class Qcow2Refcounts
             BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _table[i]);
         }
         RandomAccess.Write(_file, raw, tableStart << _clusterBits);
-        RandomAccess.FlushToDisk(_file);
+        Sync();
         _header.RefcountTableOffset = tableStart << _clusterBits;
         _header.RefcountTableClusters = (int)tableClusters;
         Span<byte> fields = stackalloc byte[12];
         BinaryPrimitives.WriteUInt64BigEndian(fields, (ulong)_header.RefcountTableOffset);
         BinaryPrimitives.WriteUInt32BigEndian(fields[8..], (uint)tableClusters);
         RandomAccess.Write(_file, fields, RefcountTableOffsetOffset);
-        RandomAccess.FlushToDisk(_file);
+        Sync();
         _fileLength = Math.Max(_fileLength, _endCluster << _clusterBits);
         for (long c = oldOffset >> _clusterBits; c < (oldOffset >> _clusterBits) + oldClusters; c++)
         {

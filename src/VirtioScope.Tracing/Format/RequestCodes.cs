@@ -1,0 +1,33 @@
+using VirtioScope.Block;
+
+namespace VirtioScope.Tracing.Format;
+
+/// <summary>Byte codes for request types, statuses and rejections in request and completion records.</summary>
+public static class RequestCodes
+{
+    /// <summary>Code of a request type the device did not know.</summary>
+    public const byte UnknownType = 0xff;
+
+    /// <summary>Code for a request type name as the device's event reports it.</summary>
+    public static byte TypeCode(string name) =>
+        Enum.TryParse(name, out BlkRequestType t) && Enum.IsDefined(t) && (uint)t < UnknownType ? (byte)t : UnknownType;
+
+    /// <summary>Name of a request type code.</summary>
+    public static string TypeName(byte code) => code == UnknownType ? "unknown" : ((BlkRequestType)code).ToString();
+
+    /// <summary>Code for a rejection name (0 when there was none).</summary>
+    public static int RejectionCode(string? name) =>
+        name is not null && Enum.TryParse(name, out RequestRejection r) ? (int)r : 0;
+
+    /// <summary>Name of a rejection code.</summary>
+    public static string RejectionName(int code) => ((RequestRejection)code).ToString();
+
+    /// <summary>Name of a completion status byte.</summary>
+    public static string StatusName(byte status) => status switch
+    {
+        (byte)BlkStatus.Ok => "OK",
+        (byte)BlkStatus.IoErr => "IOERR",
+        (byte)BlkStatus.Unsupp => "UNSUPP",
+        _ => $"0x{status:x2}",
+    };
+}
