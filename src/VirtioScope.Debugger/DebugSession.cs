@@ -34,6 +34,7 @@ public sealed class DebugSession : IDisposable
         _sourceFactory = sourceFactory;
         _log = log;
         _machine = NewMachine();
+        Refresh();
     }
 
     /// <summary>
@@ -189,10 +190,10 @@ public sealed class DebugSession : IDisposable
         {
             _replaying = false;
         }
+        // A new timeline: nothing counts as changed by the jump itself.
         _previous = null;
-        _current = null;
+        _current = SnapshotBuilder.Capture(_machine, previous: null);
         _selected = null;
-        Refresh();
     }
 
     /// <summary>Adds a breakpoint from the words after <c>break</c>.</summary>
@@ -250,7 +251,8 @@ public sealed class DebugSession : IDisposable
     {
         if (_machine.State == MachineState.Running)
         {
-            return _machine.TakeLiveSnapshot() ?? _current ?? Refresh();
+            // The guest thread takes a fresh one at its next access; until then the last one stands.
+            return _machine.TakeLiveSnapshot() ?? _current!;
         }
         return _current ?? Refresh();
     }
@@ -280,9 +282,10 @@ public sealed class DebugSession : IDisposable
         return ViewBuilder.Backend(_machine, _selected ?? _machine.LastRequest);
     }
 
-    /// <summary>The last <paramref name="count"/> events, optionally of one kind, oldest first.</summary>
+    /// <summary>The last <paramref name="count"/> events, optionally of one kind, oldest first (not while running).</summary>
     public IReadOnlyList<EventRecord> Events(int count, string? kind = null)
     {
+        RequirePausedOrEnded();
         if (kind is not null && !EventRecord.Kinds.Contains(kind))
         {
             throw new CommandException($"unknown event kind '{kind}' (one of: {string.Join(", ", EventRecord.Kinds)})");

@@ -25,8 +25,8 @@ internal sealed partial class Machine : IDisposable
     private readonly IGuestActionSource _source;
     private readonly Func<long, IReadOnlyList<ComposedRequest>> _takeComposed;
     private readonly ILogger? _log;
-    private readonly EventRecord[] _events = new EventRecord[EventCapacity];
-    private readonly Dictionary<(int Queue, ushort Id), RequestRecord> _requests = [];
+    private readonly (long Position, VirtioEvent Event)[] _events = new (long, VirtioEvent)[EventCapacity];
+    private readonly RequestRecord?[][] _requests;
     private readonly List<long> _completionPositions = [];
     private long _eventCount;
     private readonly uint?[] _lastWritten = new uint?[MmioRegisters.Config / 4];
@@ -51,6 +51,12 @@ internal sealed partial class Machine : IDisposable
         _source = source;
         _takeComposed = takeComposed;
         _log = log;
+        // Chain ids are below the queue size (at most 32768), so the latest request per id fits a flat table.
+        _requests = new RequestRecord?[options.Queues][];
+        for (int q = 0; q < _requests.Length; q++)
+        {
+            _requests[q] = new RequestRecord?[ushort.MaxValue + 1];
+        }
         (Backend, Image, Overlay) = OpenBackend(options);
         try
         {
@@ -114,22 +120,23 @@ internal sealed partial class Machine : IDisposable
     /// <summary>Whether the guest is parked inside a register access (at an event), rather than before one.</summary>
     public bool MidAccess { get; private set; }
 
-    public long EventCount => Interlocked.Read(ref _eventCount);
+    public long EventCount => Volatile.Read(ref _eventCount);
 
-    /// <summary>The last <paramref name="count"/> events, oldest first (only while parked or from the guest thread).</summary>
+    /// <summary>
+    /// The last <paramref name="count"/> events, oldest first. Only while the guest is parked or ended: the guest
+    /// thread is the only writer, and parking hands its writes over through the monitor.
+    /// </summary>
     public List<EventRecord> RecentEvents(int count)
     {
-        lock (_events)
+        long total = _eventCount;
+        long first = Math.Max(0, Math.Max(total - count, total - EventCapacity));
+        var list = new List<EventRecord>((int)(total - first));
+        for (long i = first; i < total; i++)
         {
-            long total = _eventCount;
-            long first = Math.Max(0, Math.Max(total - count, total - EventCapacity));
-            var list = new List<EventRecord>((int)(total - first));
-            for (long i = first; i < total; i++)
-            {
-                list.Add(_events[i % EventCapacity]);
-            }
-            return list;
+            (long position, VirtioEvent e) = _events[i % EventCapacity];
+            list.Add(new EventRecord(position, e));
         }
+        return list;
     }
 
     public RequestRecord? LastRequest { get; private set; }
@@ -137,7 +144,7 @@ internal sealed partial class Machine : IDisposable
     /// <summary>The value last written to a register below the config space, or null if never written (write-only registers cannot be read back).</summary>
     public uint? LastWritten(int offset) => offset is >= 0 and < MmioRegisters.Config ? _lastWritten[offset / 4] : null;
 
-    public RequestRecord? FindRequest(int queue, ushort id) => _requests.GetValueOrDefault((queue, id));
+    public RequestRecord? FindRequest(int queue, ushort id) => (uint)queue < (uint)_requests.Length ? _requests[queue][id] : null;
 
     /// <summary>
     /// Lets the guest run until it has admitted <paramref name="limit"/> accesses (stopping before the next), completed
@@ -296,15 +303,12 @@ internal sealed partial class Machine : IDisposable
 
     private void OnEvent(VirtioEvent e)
     {
-        var record = new EventRecord(Position, e);
-        lock (_events)
-        {
-            _events[_eventCount % EventCapacity] = record;
-            _eventCount++;
-        }
+        _events[_eventCount % EventCapacity] = (Position, e);
+        Volatile.Write(ref _eventCount, _eventCount + 1);
         Track(e);
         if (_log is not null && _log.IsEnabled(Serilog.Events.LogEventLevel.Debug))
         {
+            var record = new EventRecord(Position, e);
             _log.Debug("event {Sequence} at access {Position}: {Kind} {Text}", e.Sequence, Position, record.Kind, record.Text);
         }
         if (_abort)
@@ -312,7 +316,7 @@ internal sealed partial class Machine : IDisposable
             // Being torn down: the next register access ends the guest.
             return;
         }
-        if (StopAt(e, record) is { } reason)
+        if (StopAt(e) is { } reason)
         {
             // Park inside the access, right after the event: the device is between two steps of its work.
             MidAccess = true;
@@ -327,7 +331,7 @@ internal sealed partial class Machine : IDisposable
         }
     }
 
-    private string? StopAt(VirtioEvent e, EventRecord record)
+    private string? StopAt(VirtioEvent e)
     {
         if (_eventCount >= _eventLimit)
         {
@@ -344,7 +348,7 @@ internal sealed partial class Machine : IDisposable
                 if (b.MatchesEvent(e))
                 {
                     _hitId = b.Id;
-                    return $"breakpoint {b.Id}: {b.Spec} ({record.Text})";
+                    return $"breakpoint {b.Id}: {b.Spec} ({EventText.Describe(e)})";
                 }
             }
         }
@@ -359,9 +363,11 @@ internal sealed partial class Machine : IDisposable
                 _lastWritten[w.Offset / 4] = w.Value;
                 break;
             case ChainPoppedEvent c:
-                // Chain ids are bounded by the queue size, so keeping the latest request per id bounds the table.
                 var r = new RequestRecord(c.Queue, c.Id, Position, c.Descriptors, c.Error);
-                _requests[(c.Queue, c.Id)] = r;
+                if ((uint)c.Queue < (uint)_requests.Length)
+                {
+                    _requests[c.Queue][c.Id] = r;
+                }
                 LastRequest = r;
                 break;
             case RequestParsedEvent p when FindRequest(p.Queue, p.Id) is { } rp:
