@@ -32,6 +32,11 @@ public sealed class BlockDevice : IVirtioDevice
         {
             OfferedFeatures &= ~BlkFeatures.Mq;
         }
+        if ((OfferedFeatures & BlkFeatures.Flush) == 0)
+        {
+            // A switchable write cache is only safe with FLUSH, which RefuseFeatures insists on: never offer one without it.
+            OfferedFeatures &= ~BlkFeatures.ConfigWce;
+        }
         _config = new BlkConfigSpace(_options, backend.Size);
         _parser = new RequestParser(_config) { ReadOnly = IsReadOnly };
         _executor = new RequestExecutor(backend, _parser, _config, Statistics, _options.Serial);

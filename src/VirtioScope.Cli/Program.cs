@@ -1,4 +1,6 @@
+using VirtioScope.Cli.Debug;
 using VirtioScope.Cli.Images;
+using VirtioScope.Cli.Mount;
 using VirtioScope.Cli.Run;
 using VirtioScope.Cli.Trace;
 
@@ -11,6 +13,7 @@ public static class Program
     public static int Main(string[] args) => CommandLine.Invoke(
         args,
         RunCommand.Create(),
+        DebugCommand.Create(),
         InfoCommand.Create(),
         CreateCommand.Create(),
         ConvertCommand.Create(),
@@ -20,5 +23,7 @@ public static class Program
         ResizeCommand.Create(),
         SnapshotCommand.Create(),
         ReplayCommand.Create(),
-        TraceCommand.Create());
+        TraceCommand.Create(),
+        MountCommand.Create(),
+        UnmountCommand.Create());
 }

@@ -24,19 +24,3 @@ public readonly record struct BlkCompletion(
     /// <summary>Whether the request succeeded.</summary>
     public bool IsOk => !Aborted && Status == BlkStatus.Ok;
 }
-
-/// <summary>Receives completions from <see cref="BlkQueue.ProcessCompletions"/>; implemented by a long-lived object so no per-request delegate is allocated.</summary>
-public interface IBlkCompletionHandler
-{
-    /// <summary>
-    /// Called once per finished request. <paramref name="data"/> is the request's data buffer in guest memory (what a
-    /// read or GET_ID returned); it is valid only during the call, after which the slot is free again.
-    /// </summary>
-    void OnCompleted(in BlkCompletion completion, ReadOnlySpan<byte> data);
-}
-
-/// <summary>One range of a discard or write-zeroes request (le64 sector, le32 num_sectors, le32 flags).</summary>
-/// <param name="Sector">First sector.</param>
-/// <param name="SectorCount">Number of sectors.</param>
-/// <param name="Flags">Bit 0: unmap (write-zeroes only).</param>
-public readonly record struct BlkSegment(ulong Sector, uint SectorCount, uint Flags = 0);

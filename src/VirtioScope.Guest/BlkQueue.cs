@@ -1,3 +1,4 @@
+using VirtioScope.Virtio.Events;
 using System.Buffers.Binary;
 using VirtioScope.Block;
 using VirtioScope.Guest.Rings;
@@ -213,11 +214,21 @@ public sealed class BlkQueue
         if (Ring.PrepareKick())
         {
             Notifications++;
+            PublishKick(suppressed: false);
             _mmio.Write(MmioRegisters.QueueNotify, 4, (uint)Index);
             return true;
         }
         SuppressedNotifications++;
+        PublishKick(suppressed: true);
         return false;
+    }
+
+    private void PublishKick(bool suppressed)
+    {
+        if (_guest.Events is { Enabled: true } events)
+        {
+            events.Publish(new GuestKickEvent(Index, suppressed));
+        }
     }
 
     /// <summary>Reaps the used ring and calls <paramref name="handler"/> (may be null) for each finished request; returns how many.</summary>
@@ -328,6 +339,10 @@ public sealed class BlkQueue
         if (added)
         {
             _state[slot] = SlotInFlight;
+            if (_guest.Events is { Enabled: true } events)
+            {
+                events.Publish(new GuestSubmitEvent(Index, slot, _type[slot].ToString(), _sector[slot], _dataLength[slot], chain.Length));
+            }
         }
         return added;
     }
@@ -340,6 +355,7 @@ public sealed class BlkQueue
             Ring.PrepareKick();
         }
         Notifications++;
+        PublishKick(suppressed: false);
         _mmio.Write(MmioRegisters.QueueNotify, 4, (uint)Index);
     }
 
@@ -408,6 +424,10 @@ public sealed class BlkQueue
         if (added)
         {
             _state[slot] = SlotInFlight;
+            if (_guest.Events is { Enabled: true } events)
+            {
+                events.Publish(new GuestSubmitEvent(Index, slot, _type[slot].ToString(), _sector[slot], _dataLength[slot], chain.Length));
+            }
         }
         return added;
     }
@@ -519,6 +539,3 @@ public sealed class BlkQueue
         }
     }
 }
-
-/// <summary>How the hostile workload places a chain behind one indirect ring descriptor.</summary>
-internal readonly record struct RawIndirect(bool Use, ulong TableAddr, ulong RingAddr, uint RingLen, ushort ExtraFlags);

@@ -1,3 +1,4 @@
+using VirtioScope.Virtio.Events;
 using VirtioScope.Block;
 using VirtioScope.Guest.Rings;
 using VirtioScope.Memory;
@@ -30,6 +31,12 @@ public sealed class VirtioBlkGuest : IDisposable
     private bool _queuesLive;
     private long _notificationsBefore;
     private long _suppressedBefore;
+
+    /// <summary>
+    /// Where the driver publishes its own events (requests made available, notifications sent or suppressed); usually
+    /// the transport's hub, so one stream tells the guest's and the device's sides in order. Null: none.
+    /// </summary>
+    public EventHub? Events { get; set; }
 
     /// <summary>Creates the driver; nothing touches the device until <see cref="Initialize"/>.</summary>
     /// <param name="mmio">The device's register window.</param>
@@ -204,6 +211,21 @@ public sealed class VirtioBlkGuest : IDisposable
         Config = BlkConfigReader.Read(_mmio, NegotiatedFeatures, useGeneration: !IsLegacy);
         ConfigChanged = false;
         return Config;
+    }
+
+    /// <summary>
+    /// Switches the device's cache between writeback (true) and write-through by writing the writeback config field,
+    /// as Linux does for the cache_type attribute; needs VIRTIO_BLK_F_CONFIG_WCE. Returns the mode read back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">CONFIG_WCE was not negotiated.</exception>
+    public bool SetWriteback(bool writeback)
+    {
+        if ((NegotiatedFeatures & BlkFeatures.ConfigWce) == 0)
+        {
+            throw new InvalidOperationException("switching the cache mode needs VIRTIO_BLK_F_CONFIG_WCE, which was not negotiated");
+        }
+        _mmio.Write(MmioRegisters.Config + BlkConfigOffsets.Writeback, 1, writeback ? 1u : 0u);
+        return RereadConfig().Writeback != 0;
     }
 
     /// <summary>Reads the Status register (to see DEVICE_NEEDS_RESET without an interrupt).</summary>
@@ -445,7 +467,15 @@ public sealed class VirtioBlkGuest : IDisposable
         }
         if (!CanReuseQueues(sizes))
         {
-            CreateQueues(sizes);
+            try
+            {
+                CreateQueues(sizes);
+            }
+            catch (GuestDriverException e)
+            {
+                // Out of guest memory for rings or buffers: tell the device the driver gave up (section 3.1.1).
+                Fail($"{e.Message} (rings and {_options.QueueDepth} request buffers of {_options.MaxRequestBytes} bytes for each of {sizes.Length} queues)");
+            }
         }
         for (int q = 0; q < count; q++)
         {

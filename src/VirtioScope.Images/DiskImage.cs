@@ -1,5 +1,8 @@
 using VirtioScope.Images.Qcow2;
 using VirtioScope.Images.Raw;
+using VirtioScope.Images.Vhdx;
+using VirtioScope.Images.Vmdk;
+using VirtioScope.Images.Vpc;
 
 namespace VirtioScope.Images;
 
@@ -39,12 +42,20 @@ public static class DiskImage
         switch (format)
         {
             case ImageFormat.Raw:
-                return RawImage.Open(path, options.ReadOnly);
+                return RawImage.Open(path, options.ReadOnly, options.Cache);
             case ImageFormat.Qcow2:
                 Func<string, ImageFormat, IDiskImage>? backing = options.OpenBacking
                     ? (file, fmt) => OpenChain(file, options with { Format = fmt, ReadOnly = true, AllowCorruptWrite = false }, seen, depth + 1)
                     : null;
                 return Qcow2Image.Open(path, options, backing);
+            case ImageFormat.Vpc:
+                return VpcImage.Open(path, options.ReadOnly, options.OpenBacking
+                    ? file => OpenChain(file, options with { Format = ImageFormat.Vpc, ReadOnly = true }, seen, depth + 1)
+                    : null);
+            case ImageFormat.Vmdk:
+                return VmdkImage.Open(path, options.ReadOnly);
+            case ImageFormat.Vhdx:
+                return VhdxImage.Open(path, options.ReadOnly);
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
         }
@@ -84,10 +95,10 @@ public static class DiskImage
         switch (options.Format)
         {
             case ImageFormat.Raw:
-                return RawImage.Create(path, size.Value, options.Preallocation);
+                return RawImage.Create(path, size.Value, options.Preallocation, options.Cache);
             case ImageFormat.Qcow2:
                 Qcow2Image.Create(path, options, size.Value, backingFormat);
-                var image = (Qcow2Image)Open(path, new ImageOpenOptions { Format = ImageFormat.Qcow2 });
+                var image = (Qcow2Image)Open(path, new ImageOpenOptions { Format = ImageFormat.Qcow2, Cache = options.Cache });
                 try
                 {
                     image.Preallocate(options.Preallocation);

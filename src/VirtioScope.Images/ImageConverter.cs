@@ -27,12 +27,16 @@ public sealed record ConvertOptions
 
 /// <summary>
 /// Copies the concatenation of source images into a target through a bounded, ordered pipeline: a reader, compression
-/// spread over all cores, and a writer, overlapping. At most <c>Workers * 2 + 2</c> chunks are in flight, which keeps
-/// memory below 256 MiB for any image size.
+/// spread over all cores, and a writer, overlapping. At most 128 MiB of chunks are queued (plus one being read and one
+/// being written), which keeps memory below 256 MiB for any image size and core count.
 /// </summary>
 public static class ImageConverter
 {
-    private const int ChunkSize = 2 << 20;
+    // Compressed output works in 2 MiB units spread over the workers; plain copies use bigger units so the reader and
+    // writer threads hand over less often (each handover costs a wake-up, which is slow on a loaded machine).
+    private const int CompressedChunkSize = 2 << 20;
+    private const int PlainChunkSize = 8 << 20;
+    private const long InFlightBytes = 128L << 20;
 
     private sealed class Chunk
     {
@@ -60,13 +64,15 @@ public static class ImageConverter
         {
             compressor = target as ICompressedWriter
                 ?? throw new ImageException(ImageErrorKind.UnsupportedFeature, target.FilePath, "format", $"{target.Format.ToName()} does not support compression");
-            if (ChunkSize % compressor.ClusterSize != 0)
+            if (CompressedChunkSize % compressor.ClusterSize != 0)
             {
                 throw new ImageException(ImageErrorKind.UnsupportedFeature, target.FilePath, "cluster_size", "compressed output needs clusters of at most 2 MiB");
             }
         }
         int workers = Math.Max(1, options.Workers);
-        using var queue = new BlockingCollection<Task<Chunk>>(workers * 2);
+        int chunkSize = compressor is null ? PlainChunkSize : CompressedChunkSize;
+        int capacity = (int)Math.Clamp(workers * 2L, 2, InFlightBytes / chunkSize);
+        using var queue = new BlockingCollection<Task<Chunk>>(capacity);
         Exception? readerError = null;
         var reader = new Thread(() =>
         {
@@ -75,9 +81,9 @@ public static class ImageConverter
                 long virtualOffset = 0;
                 foreach (IDiskImage source in sources)
                 {
-                    for (long pos = 0; pos < source.VirtualSize; pos += ChunkSize)
+                    for (long pos = 0; pos < source.VirtualSize; pos += chunkSize)
                     {
-                        Chunk chunk = ReadChunk(source, pos, virtualOffset + pos);
+                        Chunk chunk = ReadChunk(source, pos, virtualOffset + pos, chunkSize);
                         queue.Add(compressor is null || chunk.AllZero ? Task.FromResult(chunk) : Task.Run(() => CompressChunk(compressor, chunk)));
                     }
                     virtualOffset += source.VirtualSize;
@@ -95,7 +101,7 @@ public static class ImageConverter
         { IsBackground = true, Name = "convert-reader" };
         reader.Start();
         long done = 0;
-        byte[]? compare = options.TargetBacking is null ? null : new byte[ChunkSize];
+        byte[]? compare = options.TargetBacking is null ? null : new byte[chunkSize];
         try
         {
             foreach (Task<Chunk> task in queue.GetConsumingEnumerable())
@@ -143,16 +149,16 @@ public static class ImageConverter
         target.Flush();
     }
 
-    private static Chunk ReadChunk(IDiskImage source, long pos, long targetOffset)
+    private static Chunk ReadChunk(IDiskImage source, long pos, long targetOffset, int chunkSize)
     {
-        int length = (int)Math.Min(ChunkSize, source.VirtualSize - pos);
+        int length = (int)Math.Min(chunkSize, source.VirtualSize - pos);
         var chunk = new Chunk { Offset = targetOffset, Length = length };
         if (ImageMap.IsZero(source, pos, length))
         {
             chunk.AllZero = true;
             return chunk;
         }
-        chunk.Data = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        chunk.Data = ArrayPool<byte>.Shared.Rent(chunkSize);
         source.Read(pos, chunk.Data.AsSpan(0, length));
         chunk.AllZero = !chunk.Data.AsSpan(0, length).ContainsAnyExcept((byte)0);
         return chunk;

@@ -25,7 +25,8 @@ public static class ImageMap
                 case ExtentKind.Data:
                     return new MapRecord(offset, e.Length, depth, true, false, true, e.HostOffset >= 0 ? e.HostOffset : null, e.HostFile);
                 case ExtentKind.Zero:
-                    return new MapRecord(offset, e.Length, depth, true, true, false, null, null);
+                    // A raw hole still has an address in its file (qemu-img prints it); a qcow2 zero cluster has none.
+                    return new MapRecord(offset, e.Length, depth, true, true, false, e.HostOffset >= 0 ? e.HostOffset : null, e.HostOffset >= 0 ? e.HostFile : null);
                 default:
                     if (layer.Backing is null)
                     {

@@ -1,5 +1,18 @@
 namespace VirtioScope.Images;
 
+/// <summary>When written data is forced to stable storage (qemu-img's -t).</summary>
+public enum CacheMode
+{
+    /// <summary>Flushes make data durable, and metadata updates are separated by flushes (power-loss safe).</summary>
+    Writeback,
+
+    /// <summary>
+    /// No flushes at all (qemu-img convert's default). Writes still happen in dependency order, so a killed process
+    /// leaves a consistent image; only a power loss may not.
+    /// </summary>
+    Unsafe,
+}
+
 /// <summary>How <see cref="DiskImage.Open"/> opens an image.</summary>
 public sealed record ImageOpenOptions
 {
@@ -14,6 +27,9 @@ public sealed record ImageOpenOptions
 
     /// <summary>Repair a dirty (lazy refcounts) image when opening it read-write, as QEMU does.</summary>
     public bool RepairDirty { get; init; } = true;
+
+    /// <summary>Whether flushes reach stable storage.</summary>
+    public CacheMode Cache { get; init; } = CacheMode.Writeback;
 
     /// <summary>Allow opening an image marked corrupt read-write (only for repair by <c>check -r</c>).</summary>
     public bool AllowCorruptWrite { get; init; }
@@ -83,6 +99,9 @@ public sealed record ImageCreateOptions
 
     /// <summary>Backing file format; detected when null.</summary>
     public ImageFormat BackingFormat { get; init; } = ImageFormat.Auto;
+
+    /// <summary>Whether flushes of the new image reach stable storage.</summary>
+    public CacheMode Cache { get; init; } = CacheMode.Writeback;
 
     /// <summary>qcow2 external data file name (stored relative to the image as given).</summary>
     public string? DataFile { get; init; }

@@ -21,6 +21,7 @@ public class DeterminismAndLoggingTests
         using IDisposable sub = transport.Events.Subscribe(e => events.Add(e.ToString()));
         using var guest = new VirtioBlkGuest(transport, memory, new GuestDriverOptions { UsePacked = packed, QueueDepth = 16 });
         transport.InterruptRaised = guest.OnInterrupt;
+        guest.Events = transport.Events;
         guest.Initialize();
         WorkloadRunner.Run(guest, new WorkloadOptions { Name = workload, Requests = 300, Seed = seed, QueueDepth = 16, Verify = true });
         return events;
@@ -34,6 +35,8 @@ public class DeterminismAndLoggingTests
         List<string> a = EventStream(workload, 42, packed);
         List<string> b = EventStream(workload, 42, packed);
         Assert.True(a.Count > 1000);
+        Assert.Contains(a, e => e.StartsWith("GuestSubmitEvent", StringComparison.Ordinal));
+        Assert.Contains(a, e => e.StartsWith("GuestKickEvent", StringComparison.Ordinal));
         Assert.Equal(a, b);
         Assert.NotEqual(a, EventStream(workload, 43, packed));
     }

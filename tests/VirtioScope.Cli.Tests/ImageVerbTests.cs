@@ -118,7 +118,7 @@ public sealed class ImageVerbTests
         Tools.AssertOk(Tools.Run("qemu-img", "check", img));
         using JsonDocument ours = JsonDocument.Parse(Tools.Cli("info", "--output", "json", img).Out);
         using JsonDocument theirs = JsonDocument.Parse(Tools.Qemu("info", "--output", "json", img));
-        foreach (string field in new[] { "virtual-size", "cluster-size", "format", "dirty-flag" })
+        foreach (string field in new[] { "virtual-size", "cluster-size", "format", "dirty-flag", "filename" })
         {
             Assert.Equal(theirs.RootElement.GetProperty(field).ToString(), ours.RootElement.GetProperty(field).ToString());
         }
@@ -157,7 +157,15 @@ public sealed class ImageVerbTests
         string t = dir.File("t.qcow2");
         Tools.Qemu("create", "-f", "qcow2", "-b", "b.qcow2", "-F", "qcow2", t);
         Tools.QemuIo(t, "write -P 3 64k 64k", "write -z 1M 128k", "write -P 4 2M 300k");
-        foreach (string img in new[] { b, t })
+        string raw = dir.MakeRaw("holes.raw", 2 << 20, 11);
+        using (var f = new FileStream(raw, FileMode.Open, FileAccess.Write))
+        {
+            f.SetLength(0);
+            f.SetLength(2 << 20);
+            f.Position = 192 * 1024;
+            f.Write(new byte[65536].Select(_ => (byte)1).ToArray());
+        }
+        foreach (string img in new[] { b, t, raw })
         {
             string theirs = Tools.Qemu("map", "--output", "json", img);
             var ours = Tools.Cli("map", "--output", "json", img);
@@ -265,5 +273,27 @@ public sealed class ImageVerbTests
         Tools.AssertOk(Tools.Cli("snapshot", "-d", "one", img));
         Tools.AssertCleanAndEqual(img, v1);
         Assert.DoesNotContain("one", Tools.Qemu("snapshot", "-l", img), StringComparison.Ordinal);
+    }
+}
+
+public sealed class LargeSparseImageTests
+{
+    [Fact]
+    public void Info_and_map_of_a_1_TiB_sparse_image_touch_only_metadata()
+    {
+        using var dir = new TempDir();
+        string img = dir.File("tera.qcow2");
+        Tools.AssertOk(Tools.Cli("create", "-q", "-f", "qcow2", img, "1T"));
+        Tools.QemuIo(img, "write -P 1 512G 64k");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var map = Tools.Cli("map", "--output", "json", img);
+        Tools.AssertOk(map);
+        Assert.Equal(Tools.Qemu("map", "--output", "json", img), map.Out);
+        var info = Tools.Cli("info", "--output", "json", img);
+        Tools.AssertOk(info);
+        Assert.Contains("\"virtual-size\": 1099511627776", info.Out, StringComparison.Ordinal);
+        // Reading 1 TiB would take minutes; metadata takes well under a few seconds even on a loaded machine.
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
+        Assert.True(new FileInfo(img).Length < (2 << 20));
     }
 }

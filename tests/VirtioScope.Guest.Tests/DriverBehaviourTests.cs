@@ -33,6 +33,53 @@ public sealed class DriverBehaviourTests
     }
 
     [Fact]
+    public void PackedRingsNeedNotBeAPowerOfTwo()
+    {
+        using var rig = new GuestRig(new GuestDriverOptions { UsePacked = true, QueueSize = 100, QueueDepth = 30, SegmentBytes = 1024 });
+        rig.Guest.Initialize();
+        Assert.Equal(100, rig.Guest.Queues[0].Size);
+        WorkloadResult r = WorkloadRunner.Run(rig.Guest, new WorkloadOptions { Name = "randrw", Requests = 3000, QueueDepth = 30, Verify = true, AssumeZeroedMedium = true });
+        Assert.Equal(0, r.ErrorsByStatus.Errors);
+        Assert.Equal(0, r.VerifyFailures);
+        Assert.True(r.Verified > 1000);
+    }
+
+    [Fact]
+    public void SplitRingSizeMustBeAPowerOfTwo()
+    {
+        using GuestMemory memory = GuestMemory.Create();
+        var e = Assert.Throws<ArgumentException>(() => new VirtioBlkGuest(new FakeMmio(), memory, new GuestDriverOptions { QueueSize = 100, QueueDepth = 30 }));
+        Assert.Contains("power of two", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WritebackCanBeSwitchedWhenConfigWceIsNegotiated()
+    {
+        using var rig = new GuestRig();
+        rig.Guest.Initialize();
+        Assert.False(rig.Guest.SetWriteback(false));
+        Assert.Equal(0, rig.Guest.Config.Writeback);
+        Assert.True(rig.Guest.SetWriteback(true));
+        var device = new BlockDeviceOptions { Features = BlockDeviceOptions.SupportedFeatures & ~BlkFeatures.ConfigWce & ~BlkFeatures.ReadOnly };
+        using var plain = new GuestRig(deviceOptions: device);
+        plain.Guest.Initialize();
+        Assert.Throws<InvalidOperationException>(() => plain.Guest.SetWriteback(true));
+    }
+
+    [Theory]
+    [InlineData(0, 100)]
+    [InlineData(4, 160)]
+    public void FlushWorkloadFlushesAfterWrites(int flushEvery, long expectedWrites)
+    {
+        using var rig = new GuestRig();
+        WorkloadResult r = WorkloadRunner.Run(rig.Guest, new WorkloadOptions { Name = "flush", Requests = 200, FlushEvery = flushEvery });
+        Assert.Equal(0, r.ErrorsByStatus.Errors);
+        Assert.Equal(200, r.Requests);
+        // Every request is a 4 KiB write or a FLUSH: after each write by default, after every fourth with FlushEvery 4.
+        Assert.Equal(expectedWrites, r.BytesWritten / 4096);
+    }
+
+    [Fact]
     public void WithoutMqOneQueueIsUsed()
     {
         var device = new BlockDeviceOptions { Features = BlockDeviceOptions.SupportedFeatures & ~BlkFeatures.Mq & ~BlkFeatures.ReadOnly, NumQueues = 1 };

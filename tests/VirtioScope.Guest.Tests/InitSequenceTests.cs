@@ -179,6 +179,17 @@ public sealed class InitSequenceTests : IDisposable
     }
 
     [Fact]
+    public void TooLittleGuestMemoryFailsClearly()
+    {
+        using GuestMemory small = GuestMemory.Create(GuestMemory.DefaultBase, 1 << 20);
+        FakeMmio mmio = Device();
+        using var guest = new VirtioBlkGuest(mmio, small, new GuestDriverOptions());
+        var e = Assert.Throws<GuestDriverException>(guest.Initialize);
+        Assert.Contains("exhausted", e.Message, StringComparison.Ordinal);
+        Assert.NotEqual(0u, mmio.StatusWrites[^1] & (uint)DeviceStatus.Failed);
+    }
+
+    [Fact]
     public void MissingQueueFailsClearly()
     {
         FakeMmio mmio = Device();

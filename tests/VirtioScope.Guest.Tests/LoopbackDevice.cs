@@ -31,6 +31,9 @@ internal sealed class LoopbackDevice : IMmioDevice
 
     public ulong Capacity { get; }
 
+    /// <summary>When set, notifications are ignored: the device never completes anything (a hung device).</summary>
+    public bool Swallow { get; set; }
+
     public Action? Interrupt { get; set; }
 
     public ulong Features { get; set; } = VirtioFeatures.Version1 | VirtioFeatures.RingEventIdx | VirtioFeatures.RingIndirectDesc | BlkFeatures.Flush;
@@ -61,7 +64,7 @@ internal sealed class LoopbackDevice : IMmioDevice
             case MmioRegisters.QueueDriverLow: _driver[_sel] = (_driver[_sel] & ~0xffff_ffffUL) | value; break;
             case MmioRegisters.QueueDeviceLow: _device[_sel] = (_device[_sel] & ~0xffff_ffffUL) | value; break;
             case MmioRegisters.InterruptAck: _interrupt &= ~value; break;
-            case MmioRegisters.QueueNotify: Process((int)value); break;
+            case MmioRegisters.QueueNotify when !Swallow: Process((int)value); break;
             default: break;
         }
     }

@@ -36,6 +36,13 @@ public class TransportRegisterTests
     }
 
     [Fact]
+    public void Config_wce_is_not_offered_without_flush()
+    {
+        using var h = new DeviceHarness(new BlockDeviceOptions { Features = BlockDeviceOptions.SupportedFeatures & ~BlkFeatures.Flush });
+        Assert.Equal(0UL, h.DeviceFeatures() & BlkFeatures.ConfigWce);
+    }
+
+    [Fact]
     public void Legacy_device_offers_nothing_above_bit_31()
     {
         using var h = new DeviceHarness(version: MmioVersion.Legacy);

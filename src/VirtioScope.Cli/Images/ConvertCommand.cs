@@ -25,9 +25,11 @@ internal static class ConvertCommand
         var outOfOrder = new Option<bool>("-W") { Description = "Allow out-of-order writes (accepted; writes are ordered anyway)" };
         var snapshot = new Option<string?>("-l") { Description = "Convert this internal snapshot of the source (id or name)" };
         var quiet = new Option<bool>("-q") { Description = "Print nothing" };
+        var cache = new Option<string>("-t") { Description = "Output cache mode: unsafe (default, as qemu-img: no flushes) or writeback", DefaultValueFactory = _ => "unsafe" };
+        cache.AcceptOnlyFromAmong("unsafe", "writeback", "none", "writethrough", "directsync");
         var files = new Argument<string[]>("FILES") { Description = "SRC... DST", Arity = new ArgumentArity(2, 1024) };
         var cmd = new Command("convert", "Copy one or more images (concatenated) into a new image of any supported format");
-        foreach (Option o in new Option[] { format, outFormat, options, compress, progress, progressMode, sparse, noCreate, backing, backingFormat, workers, outOfOrder, snapshot, quiet })
+        foreach (Option o in new Option[] { format, outFormat, options, compress, progress, progressMode, sparse, noCreate, backing, backingFormat, workers, outOfOrder, snapshot, quiet, cache })
         {
             cmd.Options.Add(o);
         }
@@ -62,14 +64,15 @@ internal static class ConvertCommand
                     sources.Add(image);
                 }
                 long total = sources.Sum(s => s.VirtualSize);
-                ImageCreateOptions create = CliSupport.ApplyOptions(new ImageCreateOptions { Format = ImageFormatNames.Parse(pr.GetValue(outFormat)), Size = total }, pr.GetValue(options));
+                CacheMode cacheMode = pr.GetValue(cache) == "unsafe" ? CacheMode.Unsafe : CacheMode.Writeback;
+                ImageCreateOptions create = CliSupport.ApplyOptions(new ImageCreateOptions { Format = ImageFormatNames.Parse(pr.GetValue(outFormat)), Size = total, Cache = cacheMode }, pr.GetValue(options));
                 if (pr.GetValue(backing) is { } b)
                 {
                     create = create with { BackingFile = b, BackingFormat = ImageFormatNames.Parse(pr.GetValue(backingFormat)), Size = total };
                 }
                 bool existing = pr.GetValue(noCreate);
                 target = existing
-                    ? DiskImage.Open(dst, new ImageOpenOptions { Format = create.Format })
+                    ? DiskImage.Open(dst, new ImageOpenOptions { Format = create.Format, Cache = cacheMode })
                     : DiskImage.Create(dst, create);
                 if (create.BackingFile is not null)
                 {

@@ -127,10 +127,7 @@ internal static class InfoCommand
         {
             w.WriteString("backing-filename", bn);
         }
-        if (d?.DirtyFlag is { } dirty)
-        {
-            w.WriteBoolean("dirty-flag", dirty);
-        }
+        w.WriteBoolean("dirty-flag", d?.DirtyFlag ?? false);
         w.WriteEndObject();
     }
 

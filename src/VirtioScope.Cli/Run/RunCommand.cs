@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Serilog.Core;
+using VirtioScope.Cli.Images;
 using VirtioScope.Guest;
 using VirtioScope.Guest.Workloads;
 
@@ -47,12 +48,12 @@ internal static class RunCommand
                 settings = new RunSettings
                 {
                     Image = parse.GetValue(image),
-                    MemoryBytes = parse.GetValue(memory) is { } m ? Sizes.Parse(m, "--memory") : null,
+                    MemoryBytes = parse.GetValue(memory) is { } m ? CliSupport.ParseSize(m, "--memory") : null,
                     ReadOnly = parse.GetValue(readOnly),
                     Workload = parse.GetValue(workload)!,
                     Requests = parse.GetValue(requests),
                     QueueDepth = parse.GetValue(depth),
-                    BlockSize = checked((int)Sizes.Parse(parse.GetValue(blockSize)!, "--block-size")),
+                    BlockSize = checked((int)CliSupport.ParseSize(parse.GetValue(blockSize)!, "--block-size")),
                     RwMixPercent = parse.GetValue(rwMix),
                     FlushEvery = parse.GetValue(flushEvery),
                     Queues = parse.GetValue(queues),

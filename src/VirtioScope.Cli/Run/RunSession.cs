@@ -85,6 +85,7 @@ internal static class RunSession
             using RunRecording? trace = s.Record is null ? null : RunRecording.Start(s.Record, s.RecordFull, s, deviceOptions, transport, memory, recordingBackend!);
             using var guest = new VirtioBlkGuest(trace?.Recorder ?? (IMmioDevice)transport, memory, guestOptions);
             transport.InterruptRaised = trace is null ? guest.OnInterrupt : trace.Recorder.InterruptHandler(guest.OnInterrupt);
+            guest.Events = transport.Events;
             guest.Initialize();
             log.Information("device up: features 0x{Features:x}, capacity {Capacity} sectors, {Transport} transport",
                 guest.NegotiatedFeatures, guest.Config.Capacity, s.Legacy ? "legacy" : "v2");

@@ -47,7 +47,7 @@ internal static class ReplayCommand
     {
         if (memory is not null)
         {
-            return new MemoryBackend(Sizes.Parse(memory, "--memory"), header.Backend.ReadOnly);
+            return new MemoryBackend(Images.CliSupport.ParseSize(memory, "--memory"), header.Backend.ReadOnly);
         }
         if (image is null && header.Backend.Kind == "memory")
         {

@@ -137,6 +137,13 @@ internal sealed unsafe class SplitVirtqueue : Virtqueue
         return true;
     }
 
+    /// <summary>Hostile: publishes <paramref name="head"/> in the available ring whatever it is (e.g. past the table).</summary>
+    public void RawPushAvail(ushort head)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(new Span<byte>(_avail + SplitRingLayout.AvailRingOffset + ((_availIdx & _mask) * 2), 2), head);
+        RawAdvanceAvailIdx(1);
+    }
+
     /// <summary>Hostile: moves avail->idx by <paramref name="delta"/> without adding entries.</summary>
     public void RawAdvanceAvailIdx(int delta)
     {

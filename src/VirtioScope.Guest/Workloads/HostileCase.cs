@@ -12,6 +12,7 @@ internal enum HostileCase
     DataOutsideMemory,
     DataCrossesMemoryEnd,
     AvailIdxJump,
+    HeadOutOfRange,
     HeaderDeviceWritable,
     StatusReadOnly,
     NoStatusDescriptor,

@@ -43,7 +43,8 @@ internal sealed class HostileInjector
         _cases = new HostileCaseResult[all.Length];
         for (int i = 0; i < all.Length; i++)
         {
-            _cases[i] = new HostileCaseResult(all[i].ToString(), Expectation(all[i]));
+            (string text, HostileOutcome allowed) = Expectation(all[i]);
+            _cases[i] = new HostileCaseResult(all[i].ToString(), text, allowed);
         }
         _chain = new ChainDesc[Math.Max(guest.Queues[0].Size + 2, 2 + (int)Math.Max(guest.Config.SegMax, 1) + 1)];
         OnRecovered();
@@ -126,6 +127,12 @@ internal sealed class HostileInjector
             ((SplitVirtqueue)q.Ring).RawAdvanceAvailIdx(q.Size + 1);
             breaksQueue = true;
         }
+        else if (k == HostileCase.HeadOutOfRange)
+        {
+            q.Release(slot);
+            ((SplitVirtqueue)q.Ring).RawPushAvail((ushort)(q.Size + 3));
+            breaksQueue = true;
+        }
         else if (!Submit(k, q, slot))
         {
             q.Release(slot);
@@ -188,7 +195,7 @@ internal sealed class HostileInjector
         ulong f = _guest.NegotiatedFeatures;
         return k switch
         {
-            HostileCase.DescriptorLoop or HostileCase.AvailIdxJump => !packed,
+            HostileCase.DescriptorLoop or HostileCase.AvailIdxJump or HostileCase.HeadOutOfRange => !packed,
             HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory => indirect,
             HostileCase.IndirectWithoutFeature => !indirect,
             HostileCase.DataCrossesMemoryEnd => _guest.Options.ArenaSize == 0,
@@ -202,17 +209,23 @@ internal sealed class HostileInjector
         };
     }
 
-    private static string Expectation(HostileCase k) => k switch
+    /// <summary>What the spec asks of the device for each malformation.</summary>
+    private static (string Text, HostileOutcome Allowed) Expectation(HostileCase k)
     {
-        HostileCase.DescriptorLoop or HostileCase.ChainLongerThanQueue => "chain rejected: IOERR or no status; never an endless walk",
-        HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory or HostileCase.IndirectWithoutFeature
-            => "indirect table rejected: IOERR or no status",
-        HostileCase.AvailIdxJump => "DEVICE_NEEDS_RESET and a configuration-change interrupt",
-        HostileCase.StatusReadOnly or HostileCase.NoStatusDescriptor => "returned without a status byte (nowhere to write one)",
-        HostileCase.UnsupportedType or HostileCase.DiscardWithUnmap => "UNSUPP",
-        HostileCase.DiscardTooManySegments => "IOERR or UNSUPP",
-        _ => "IOERR",
-    };
+        const HostileOutcome Rejected = HostileOutcome.IoErr | HostileOutcome.NoStatus | HostileOutcome.NeedsReset;
+        return k switch
+        {
+            HostileCase.DescriptorLoop or HostileCase.ChainLongerThanQueue => ("chain rejected (IOERR, no status, or NEEDS_RESET); never an endless walk", Rejected),
+            HostileCase.NestedIndirect or HostileCase.IndirectBadLength or HostileCase.IndirectOutsideMemory or HostileCase.IndirectWithoutFeature
+                => ("indirect table rejected (IOERR, no status, or NEEDS_RESET)", Rejected),
+            HostileCase.AvailIdxJump or HostileCase.HeadOutOfRange => ("DEVICE_NEEDS_RESET and a configuration-change interrupt", HostileOutcome.NeedsReset),
+            HostileCase.StatusReadOnly or HostileCase.NoStatusDescriptor
+                => ("returned without a status byte (nowhere to write one)", HostileOutcome.NoStatus | HostileOutcome.NeedsReset),
+            HostileCase.UnsupportedType or HostileCase.DiscardWithUnmap => ("UNSUPP", HostileOutcome.Unsupp),
+            HostileCase.DiscardTooManySegments => ("IOERR or UNSUPP", HostileOutcome.IoErr | HostileOutcome.Unsupp),
+            _ => ("IOERR", HostileOutcome.IoErr),
+        };
+    }
 
     private bool Submit(HostileCase k, BlkQueue q, int slot)
     {

@@ -70,7 +70,7 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
         _blocks = bytes / (ulong)options.BlockSize;
         _sectorsPerBlock = (ulong)options.BlockSize / BlkLayout.SectorSize;
         _readOnly = (guest.NegotiatedFeatures & BlkFeatures.ReadOnly) != 0;
-        _flushEvery = options.FlushEvery > 0 ? options.FlushEvery : _kind == WorkloadKind.Flush ? 4 : 0;
+        _flushEvery = options.FlushEvery > 0 ? options.FlushEvery : _kind == WorkloadKind.Flush ? 1 : 0;
         CheckPreconditions();
         if (options.Verify && _blocks > int.MaxValue)
         {

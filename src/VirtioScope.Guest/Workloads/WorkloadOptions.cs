@@ -24,7 +24,7 @@ public sealed record WorkloadOptions
     /// <summary>randrw: percentage of reads (like fio's rwmixread).</summary>
     public int RwMixPercent { get; init; } = 50;
 
-    /// <summary>Issue a FLUSH after every N writes (0: never; the flush workload defaults to 4).</summary>
+    /// <summary>Issue a FLUSH after every N writes (0: never; the flush workload then flushes after each write).</summary>
     public int FlushEvery { get; init; }
 
     /// <summary>Seed of every random choice and of the verify pattern.</summary>

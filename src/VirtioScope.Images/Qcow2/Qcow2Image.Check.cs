@@ -166,13 +166,13 @@ public sealed partial class Qcow2Image : ICheckableImage
             _refcounts!.Set(c, v);
         }
         _refcounts!.WriteDirty();
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         foreach ((long c, ulong v) in fixes.Where(f => f.Value <= refcount(f.Cluster)))
         {
             _refcounts.Set(c, v);
         }
         _refcounts.WriteDirty();
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         _l2Cache.Clear();
         FixCopiedFlagsLocked();
         FlushMetadataLocked();

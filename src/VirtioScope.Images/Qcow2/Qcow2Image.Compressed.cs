@@ -52,7 +52,7 @@ public sealed partial class Qcow2Image : ICompressedWriter
             bool fits = rc.Get(c) is > 0 and var r && r < rc.MaxRefcount;
             for (long k = c + 1; fits && k <= endCluster; k++)
             {
-                fits = rc.Get(k) == 0;
+                fits = rc.IsFreeCovered(k);
             }
             if (fits)
             {

@@ -58,8 +58,6 @@ public sealed partial class Qcow2Image
             Size = size,
             L1Size = (int)l1Entries,
             RefcountTableOffset = cs,
-            RefcountTableClusters = 1,
-            L1TableOffset = 3L * cs,
             RefcountOrder = refcountOrder,
             HeaderLength = o.Version >= 3 ? V3HeaderLength : V2HeaderLength,
             CompressionType = o.Compression,
@@ -99,26 +97,43 @@ public sealed partial class Qcow2Image
             }
             h.Extensions.Add(new Qcow2HeaderExtension(ExtFeatureTable, names));
         }
-        byte[] header = h.Serialize();
-        // Refcount table at cluster 1 pointing at the block at cluster 2; the block counts header, table, block and L1.
-        byte[] table = new byte[cs];
-        BinaryPrimitives.WriteUInt64BigEndian(table, 2UL * (ulong)cs);
-        long used = 3 + l1Clusters;
-        int blockEntries = cs * 8 / o.RefcountBits;
-        if (used > blockEntries)
+        // Layout: header, refcount table, refcount blocks covering everything written here, L1 table.
+        long blockEntries = (long)cs * 8 / o.RefcountBits;
+        long blocks = 1, tableClusters = 1, total;
+        while (true)
         {
-            throw new ImageException(ImageErrorKind.InvalidOption, path, "size", "L1 table too large for the first refcount block; use a larger cluster size");
+            total = 1 + tableClusters + blocks + l1Clusters;
+            long needBlocks = (total + blockEntries - 1) / blockEntries;
+            long needTable = Math.Max(1, ((needBlocks * 8) + cs - 1) / cs);
+            if (needBlocks == blocks && needTable == tableClusters)
+            {
+                break;
+            }
+            blocks = needBlocks;
+            tableClusters = needTable;
         }
-        byte[] block = new byte[cs];
-        for (int c = 0; c < used; c++)
+        if (tableClusters * cs > MaxRefcountTableBytes)
         {
-            SetRawRefcount(block, c, o.RefcountBits, 1);
+            throw new ImageException(ImageErrorKind.InvalidOption, path, "size", "too large for this cluster size (refcount table over 8 MiB)");
+        }
+        h.RefcountTableClusters = (int)tableClusters;
+        h.L1TableOffset = (1 + tableClusters + blocks) * cs;
+        byte[] header = h.Serialize();
+        byte[] table = new byte[tableClusters * cs];
+        for (long i = 0; i < blocks; i++)
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(table.AsSpan((int)(i * 8)), (ulong)((1 + tableClusters + i) * cs));
+        }
+        byte[] block = new byte[blocks * cs];
+        for (long c = 0; c < total; c++)
+        {
+            SetRawRefcount(block, (int)c, o.RefcountBits, 1);
         }
         using (var file = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite))
         {
             RandomAccess.Write(file, table, cs);
-            RandomAccess.Write(file, block, 2L * cs);
-            RandomAccess.Write(file, new byte[l1Clusters * cs], 3L * cs);
+            RandomAccess.Write(file, block, (1 + tableClusters) * cs);
+            RandomAccess.Write(file, new byte[l1Clusters * cs], h.L1TableOffset);
             RandomAccess.FlushToDisk(file);
             RandomAccess.Write(file, header, 0);
             RandomAccess.FlushToDisk(file);
@@ -155,7 +170,7 @@ public sealed partial class Qcow2Image
             {
                 int count = (int)Math.Min(clusters - gc, _geo.L2Entries - (gc & (_geo.L2Entries - 1)));
                 ulong[] table = GetL2ForWriteLocked(gc >> _geo.L2Bits);
-                long host = AllocateDataLocked(gc, count);
+                (long host, count) = AllocateDataRunLocked(gc, count);
                 for (int k = 0; k < count; k++)
                 {
                     SetEntryLocked(table, gc + k, (ulong)(host + ((long)k << _geo.ClusterBits)) | FlagCopied, _geo.ExtendedL2 ? SubclusterAllocMask : 0);

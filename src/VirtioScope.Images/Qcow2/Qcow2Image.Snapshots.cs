@@ -71,7 +71,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             RandomAccess.Write(_file, raw, l1Offset);
             AdjustTreeLocked(_l1, +1);
             _refcounts!.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
             DateTimeOffset now = DateTimeOffset.UtcNow;
             var snapshot = new Qcow2Snapshot
             {
@@ -102,7 +102,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             AdjustTreeLocked(ReadTableRaw(s.L1Offset, s.L1Size), -1);
             FreeClustersLocked(s.L1Offset, (long)s.L1Size * 8);
             _refcounts!.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
             _l2Cache.Clear();
             FixCopiedFlagsLocked();
             FlushMetadataLocked();
@@ -120,7 +120,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             ulong[] snapL1 = ReadTableRaw(s.L1Offset, s.L1Size);
             AdjustTreeLocked(snapL1, +1);
             _refcounts!.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
             ulong[] oldL1 = _l1;
             int size = (int)Math.Max(snapL1.Length, Qcow2Header.RequiredL1Entries(s.DiskSize, _header.ClusterBits, _header.ExtendedL2));
             var newL1 = new ulong[size];
@@ -128,7 +128,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             ReplaceL1Locked(newL1, s.DiskSize);
             AdjustTreeLocked(oldL1, -1);
             _refcounts.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
             _l2Cache.Clear();
             _dirtyL2.Clear();
             FixCopiedFlagsLocked();
@@ -181,7 +181,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             {
                 _header.Size = newSize;
                 WriteHeaderField(SizeOffset, (ulong)newSize);
-                RandomAccess.FlushToDisk(_file);
+                Sync(_file);
             }
         }
     }
@@ -197,7 +197,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
         {
             offset = AllocateMetadataLocked((int)Math.Max(1, ((l1.Length * 8L) + cs - 1) / cs));
             _refcounts!.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         byte[] raw = new byte[l1.Length * 8L];
         for (int i = 0; i < l1.Length; i++)
@@ -205,7 +205,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), l1[i]);
         }
         RandomAccess.Write(_file, raw, offset);
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         long oldOffset = _header.L1TableOffset;
         int oldSize = _header.L1Size;
         Span<byte> fields = stackalloc byte[12];
@@ -213,7 +213,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
         BinaryPrimitives.WriteUInt64BigEndian(fields[4..], (ulong)offset);
         RandomAccess.Write(_file, fields, L1SizeOffset);
         WriteHeaderField(SizeOffset, (ulong)virtualSize);
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         _header.L1Size = l1.Length;
         _header.L1TableOffset = offset;
         _header.Size = virtualSize;
@@ -223,7 +223,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
         {
             FreeClustersLocked(oldOffset, oldSize * 8L);
             _refcounts!.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
     }
 
@@ -242,13 +242,13 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             offset = AllocateMetadataLocked((table.Length + cs - 1) / cs);
             _refcounts!.WriteDirty();
             RandomAccess.Write(_file, table, offset);
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         Span<byte> fields = stackalloc byte[12];
         BinaryPrimitives.WriteUInt32BigEndian(fields, (uint)snapshots.Count);
         BinaryPrimitives.WriteUInt64BigEndian(fields[4..], (ulong)offset);
         RandomAccess.Write(_file, fields, NbSnapshotsOffset);
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         long oldOffset = _header.SnapshotsOffset;
         long oldBytes = _snapshotTableBytes;
         _header.NbSnapshots = snapshots.Count;
@@ -260,7 +260,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             FreeClustersLocked(oldOffset, oldBytes);
         }
         _refcounts!.WriteDirty();
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
     }
 
     private void FreeClustersLocked(long offset, long bytes)

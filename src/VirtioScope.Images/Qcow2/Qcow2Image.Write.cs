@@ -78,7 +78,7 @@ public sealed partial class Qcow2Image
             {
                 return 0;
             }
-            long host = AllocateDataLocked(gc, count);
+            (long host, count) = AllocateDataRunLocked(gc, count);
             RandomAccess.Write(_data, source[..(count * cs)], host);
             ulong[] table = GetL2ForWriteLocked(gc >> _geo.L2Bits);
             for (int k = 0; k < count; k++)
@@ -150,6 +150,19 @@ public sealed partial class Qcow2Image
         long host = first << _geo.ClusterBits;
         _fileLength = Math.Max(_fileLength, host + ((long)count << _geo.ClusterBits));
         return host;
+    }
+
+    /// <summary>Like <see cref="AllocateDataLocked"/> but may return fewer clusters (at least one).</summary>
+    private (long Host, int Count) AllocateDataRunLocked(long gc, int count)
+    {
+        if (_header.HasDataFile)
+        {
+            return (gc << _geo.ClusterBits, count);
+        }
+        (long first, int got) = _refcounts!.AllocateRun(count);
+        long host = first << _geo.ClusterBits;
+        _fileLength = Math.Max(_fileLength, host + ((long)got << _geo.ClusterBits));
+        return (host, got);
     }
 
     private long AllocateMetadataLocked(int count)
@@ -251,9 +264,9 @@ public sealed partial class Qcow2Image
         _refcounts.WriteDirty();
         if (!ReferenceEquals(_data, _file))
         {
-            RandomAccess.FlushToDisk(_data);
+            Sync(_data);
         }
-        RandomAccess.FlushToDisk(_file);
+        Sync(_file);
         if (_dirtyL2.Count > 0)
         {
             byte[] raw = ArrayPool<byte>.Shared.Rent(_header.ClusterSize);
@@ -274,13 +287,13 @@ public sealed partial class Qcow2Image
                 ArrayPool<byte>.Shared.Return(raw);
             }
             _dirtyL2.Clear();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         if (_l1Dirty)
         {
             WriteL1Locked();
             _l1Dirty = false;
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
         if (_pendingFrees.Count > 0)
         {
@@ -288,9 +301,12 @@ public sealed partial class Qcow2Image
             {
                 _refcounts.Add(cluster, -1);
             }
+            // The cluster compressed data was being packed into may have just been freed and could be handed out
+            // for data: start packing in a fresh cluster.
+            _compressedCursor = 0;
             _pendingFrees.Clear();
             _refcounts.WriteDirty();
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
         }
     }
 

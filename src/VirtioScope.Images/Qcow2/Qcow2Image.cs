@@ -35,6 +35,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
     private long _snapshotTableBytes;
     private bool _disposed;
     private bool _ownsBacking = true;
+    private CacheMode _cache;
 
     private Qcow2Image(string path, SafeFileHandle file, SafeFileHandle data, string? dataPath, Qcow2Header header, ulong[] l1,
         List<Qcow2Snapshot> snapshots, IDiskImage? backing, string? fullBackingName, bool readOnly, long fileLength)
@@ -155,6 +156,15 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                     throw new ImageException(ImageErrorKind.InvalidField, path, "data file", "the external data file bit is set but no data file name is stored");
                 }
                 dataPath = BackingPath.Resolve(path, header.DataFile);
+                if (!File.Exists(dataPath) && File.Exists(header.DataFile))
+                {
+                    // qemu 7.2 opens a relative data file name from the current directory; accept that too.
+                    dataPath = header.DataFile;
+                }
+                if (!File.Exists(dataPath))
+                {
+                    throw new ImageException(ImageErrorKind.InvalidField, path, "data file", $"external data file '{dataPath}' does not exist");
+                }
                 data = File.OpenHandle(dataPath, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
             }
             string? full = header.BackingFile is null ? null : BackingPath.Resolve(path, header.BackingFile);
@@ -163,7 +173,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                 ImageFormat backingFormat = header.BackingFormat is null ? ImageFormat.Auto : ImageFormatNames.Parse(header.BackingFormat);
                 backing = openBacking(full, backingFormat);
             }
-            var image = new Qcow2Image(path, file, data ?? file, dataPath, header, l1, snapshots, backing, full, readOnly, fileLength) { _snapshotTableBytes = snapshotBytes };
+            var image = new Qcow2Image(path, file, data ?? file, dataPath, header, l1, snapshots, backing, full, readOnly, fileLength) { _snapshotTableBytes = snapshotBytes, _cache = options.Cache };
             if (!readOnly)
             {
                 image.PrepareForWriting(options);
@@ -193,7 +203,7 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
 
     private void PrepareForWriting(ImageOpenOptions options)
     {
-        _refcounts = new Qcow2Refcounts(_file, _header, FilePath, _fileLength);
+        _refcounts = new Qcow2Refcounts(_file, _header, FilePath, _fileLength) { Cache = _cache };
         ulong unknownAutoclear = _header.AutoclearFeatures & ~AutoclearDataFileRaw;
         if (unknownAutoclear != 0)
         {
@@ -207,7 +217,15 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
             Check(CheckRepair.All);
             _header.IncompatibleFeatures &= ~IncompatDirty;
             WriteHeaderField(IncompatibleFeaturesOffset, _header.IncompatibleFeatures);
-            RandomAccess.FlushToDisk(_file);
+            Sync(_file);
+        }
+    }
+
+    private void Sync(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        if (_cache == CacheMode.Writeback)
+        {
+            RandomAccess.FlushToDisk(handle);
         }
     }
 
@@ -322,14 +340,50 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
             int inCluster = (int)(offset & (cs - 1));
             int n = Math.Min(cs - inCluster, destination.Length);
             ulong entry, bitmap;
+            int extra = 0;
             lock (_lock)
             {
                 (entry, bitmap) = LookupLocked(gc);
+                if (n < destination.Length && IsPlainData(entry, bitmap))
+                {
+                    extra = ContiguousAfterLocked(gc, entry, (destination.Length - n + cs - 1) / cs);
+                }
+            }
+            if (extra > 0)
+            {
+                // Clusters stored back to back on the host: one read instead of one per cluster.
+                ValidateEntry(entry, gc);
+                n = (int)Math.Min(destination.Length, n + ((long)extra * cs));
+                Raw.HostFile.ReadFull(_data, destination[..n], Qcow2Geometry.HostOffset(entry) + inCluster);
+                destination = destination[n..];
+                offset += n;
+                continue;
             }
             ReadFromEntry(gc, entry, bitmap, inCluster, destination[..n]);
             destination = destination[n..];
             offset += n;
         }
+    }
+
+    private bool IsPlainData(ulong entry, ulong bitmap)
+        => (entry & (FlagCompressed | FlagZero)) == 0 && Qcow2Geometry.HostOffset(entry) != 0
+            && (!_geo.ExtendedL2 || (bitmap & SubclusterAllocMask) == SubclusterAllocMask);
+
+    // How many clusters after gc (at most max) map to the host clusters right after gc's, as plain data.
+    private int ContiguousAfterLocked(long gc, ulong entry, int max)
+    {
+        long host = Qcow2Geometry.HostOffset(entry);
+        int k = 0;
+        while (k < max && ((gc + k + 1) << _geo.ClusterBits) < VirtualSize)
+        {
+            (ulong e, ulong b) = LookupLocked(gc + k + 1);
+            if (!IsPlainData(e, b) || Qcow2Geometry.HostOffset(e) != host + ((long)(k + 1) << _geo.ClusterBits))
+            {
+                break;
+            }
+            k++;
+        }
+        return k;
     }
 
     private void ReadFromEntry(long gc, ulong entry, ulong bitmap, int inCluster, Span<byte> destination)
@@ -428,9 +482,32 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
         {
             long gc = pos >> _geo.ClusterBits;
             ulong entry, bitmap;
+            bool noL2;
             lock (_lock)
             {
-                (entry, bitmap) = LookupLocked(gc);
+                long l1Index = gc >> _geo.L2Bits;
+                noL2 = l1Index >= _l1.Length || Qcow2Geometry.HostOffset(_l1[l1Index]) == 0;
+                (entry, bitmap) = noL2 ? (0UL, 0UL) : LookupLocked(gc);
+            }
+            if (noL2)
+            {
+                // No L2 table: the whole range it would map is unallocated, without touching anything else.
+                long spanEnd = ((gc >> _geo.L2Bits) + 1) << (_geo.L2Bits + _geo.ClusterBits);
+                long n = Math.Min(spanEnd, end) - pos;
+                if (first is null)
+                {
+                    first = new ImageExtent(pos, n, ExtentKind.Unallocated, null, -1);
+                }
+                else if (first.Value.Kind == ExtentKind.Unallocated)
+                {
+                    first = first.Value with { Length = first.Value.Length + n };
+                }
+                else
+                {
+                    break;
+                }
+                pos += n;
+                continue;
             }
             ValidateEntry(entry, gc);
             int inCluster = (int)(pos & (_header.ClusterSize - 1));

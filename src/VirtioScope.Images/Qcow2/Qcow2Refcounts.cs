@@ -49,6 +49,16 @@ internal sealed class Qcow2Refcounts
         _freeHint = 1;
     }
 
+    public CacheMode Cache { get; init; }
+
+    private void Sync()
+    {
+        if (Cache == CacheMode.Writeback)
+        {
+            RandomAccess.FlushToDisk(_file);
+        }
+    }
+
     public ulong MaxRefcount => _maxRefcount;
 
     public int TableEntries => _table.Length;
@@ -65,6 +75,13 @@ internal sealed class Qcow2Refcounts
     {
         byte[]? block = GetBlock(cluster >> _blockEntriesBits, create: false);
         return block is null ? 0 : ReadEntry(block, (int)(cluster & ((1L << _blockEntriesBits) - 1)));
+    }
+
+    /// <summary>Whether a cluster is free, after making sure a refcount block covers it (a new block may take it).</summary>
+    public bool IsFreeCovered(long cluster)
+    {
+        GetBlock(cluster >> _blockEntriesBits, create: true);
+        return Get(cluster) == 0;
     }
 
     /// <summary>Sets the refcount of <paramref name="cluster"/>, creating its refcount block when needed.</summary>
@@ -107,51 +124,124 @@ internal sealed class Qcow2Refcounts
     /// <summary>Finds <paramref name="count"/> free contiguous clusters, sets their refcounts to 1, returns the first index.</summary>
     public long Allocate(int count)
     {
-        while (true)
+        for (int attempt = 0; attempt < 4; attempt++)
         {
-            long start = _freeHint < 1 ? 1 : _freeHint;
-            long c = start;
-            int run = 0;
-            while (run < count)
+            (long start, int got) = FindRun(count, count);
+            if (got == count && CoverRun(start, count))
             {
-                if (Get(c) == 0)
-                {
-                    run++;
-                }
-                else
-                {
-                    run = 0;
-                    start = c + 1;
-                }
-                c++;
+                Claim(start, count);
+                return start;
             }
-            // Make sure blocks covering the run exist; a newly placed block may land inside the run, so check again.
-            bool intact = true;
-            for (long i = start >> _blockEntriesBits; i <= (start + count - 1) >> _blockEntriesBits; i++)
+        }
+        // Self-describing blocks keep splitting the free space (a run as long as a block's span cannot exist):
+        // take an area at the end and put the blocks it needs right after it.
+        long a = _endCluster;
+        long blocks = 0;
+        for (int iter = 0; iter < 8; iter++)
+        {
+            long need = CountMissingBlocks(a, count + blocks);
+            if (need == blocks)
             {
-                GetBlock(i, create: true);
+                break;
             }
-            for (long k = start; k < start + count; k++)
+            blocks = need;
+        }
+        long next = a + count;
+        for (long i = a >> _blockEntriesBits; i <= (a + count + blocks - 1) >> _blockEntriesBits; i++)
+        {
+            if (!_blocks.ContainsKey(i) && (i >= _table.Length || _table[i] == 0))
             {
-                if (Get(k) != 0)
+                if (i >= _table.Length)
                 {
-                    intact = false;
+                    GrowTable(i + 1);
+                    return Allocate(count);
+                }
+                _blocks[i] = new byte[_clusterSize];
+                _table[i] = (ulong)(next << _clusterBits);
+                _dirtyBlocks.Add(i);
+                _dirtyTableEntries.Add(i);
+                next++;
+            }
+        }
+        _endCluster = Math.Max(_endCluster, next);
+        for (long c = a + count; c < next; c++)
+        {
+            Set(c, 1);
+        }
+        Claim(a, count);
+        return a;
+    }
+
+    /// <summary>
+    /// Allocates up to <paramref name="maxCount"/> contiguous clusters (at least one), for data that may be split
+    /// over several runs; returns the first index and how many were taken.
+    /// </summary>
+    public (long Start, int Count) AllocateRun(int maxCount)
+    {
+        for (int attempt = 0; attempt < 8; attempt++)
+        {
+            (long start, int got) = FindRun(maxCount, 1);
+            if (CoverRun(start, got))
+            {
+                Claim(start, got);
+                return (start, got);
+            }
+        }
+        return (Allocate(1), 1);
+    }
+
+    // The first free run from the hint at least minCount long, extended up to maxCount.
+    private (long Start, int Count) FindRun(int maxCount, int minCount)
+    {
+        long start = _freeHint < 1 ? 1 : _freeHint;
+        long c = start;
+        int run = 0;
+        while (run < maxCount)
+        {
+            if (Get(c) == 0)
+            {
+                run++;
+            }
+            else
+            {
+                if (run >= minCount)
+                {
                     break;
                 }
+                run = 0;
+                start = c + 1;
             }
-            if (!intact)
+            c++;
+        }
+        return (start, run);
+    }
+
+    // Makes sure refcount blocks cover the run; false when a block had to be placed inside it.
+    private bool CoverRun(long start, int count)
+    {
+        for (long i = start >> _blockEntriesBits; i <= (start + count - 1) >> _blockEntriesBits; i++)
+        {
+            GetBlock(i, create: true);
+        }
+        for (long k = start; k < start + count; k++)
+        {
+            if (Get(k) != 0)
             {
-                continue;
+                return false;
             }
-            for (long k = start; k < start + count; k++)
-            {
-                Set(k, 1);
-            }
-            if (count == 1 || start == _freeHint)
-            {
-                _freeHint = start + count;
-            }
-            return start;
+        }
+        return true;
+    }
+
+    private void Claim(long start, int count)
+    {
+        for (long k = start; k < start + count; k++)
+        {
+            Set(k, 1);
+        }
+        if (start <= _freeHint)
+        {
+            _freeHint = start + count;
         }
     }
 
@@ -302,14 +392,14 @@ internal sealed class Qcow2Refcounts
             BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _table[i]);
         }
         RandomAccess.Write(_file, raw, tableStart << _clusterBits);
-        RandomAccess.FlushToDisk(_file);
+        Sync();
         _header.RefcountTableOffset = tableStart << _clusterBits;
         _header.RefcountTableClusters = (int)tableClusters;
         Span<byte> fields = stackalloc byte[12];
         BinaryPrimitives.WriteUInt64BigEndian(fields, (ulong)_header.RefcountTableOffset);
         BinaryPrimitives.WriteUInt32BigEndian(fields[8..], (uint)tableClusters);
         RandomAccess.Write(_file, fields, RefcountTableOffsetOffset);
-        RandomAccess.FlushToDisk(_file);
+        Sync();
         _fileLength = Math.Max(_fileLength, _endCluster << _clusterBits);
         for (long c = oldOffset >> _clusterBits; c < (oldOffset >> _clusterBits) + oldClusters; c++)
         {

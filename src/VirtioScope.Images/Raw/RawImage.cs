@@ -8,6 +8,7 @@ public sealed class RawImage : IDiskImage, IResizableImage, IImageDetails
 {
     private readonly SafeFileHandle _handle;
     private long _size;
+    private CacheMode _cache;
 
     private RawImage(string path, SafeFileHandle handle, bool readOnly)
     {
@@ -18,18 +19,18 @@ public sealed class RawImage : IDiskImage, IResizableImage, IImageDetails
     }
 
     /// <summary>Opens an existing raw file.</summary>
-    public static RawImage Open(string path, bool readOnly)
+    public static RawImage Open(string path, bool readOnly, CacheMode cache = CacheMode.Writeback)
     {
         var handle = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
-        return new RawImage(path, handle, readOnly);
+        return new RawImage(path, handle, readOnly) { _cache = cache };
     }
 
     /// <summary>Creates (or truncates) a raw file of <paramref name="size"/> bytes with the given preallocation.</summary>
-    public static RawImage Create(string path, long size, Preallocation preallocation)
+    public static RawImage Create(string path, long size, Preallocation preallocation, CacheMode cache = CacheMode.Writeback)
     {
         var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
         RandomAccess.SetLength(handle, size);
-        var image = new RawImage(path, handle, readOnly: false);
+        var image = new RawImage(path, handle, readOnly: false) { _cache = cache };
         image.Preallocate(0, size, preallocation);
         return image;
     }
@@ -105,7 +106,7 @@ public sealed class RawImage : IDiskImage, IResizableImage, IImageDetails
     /// <inheritdoc />
     public void Flush()
     {
-        if (!IsReadOnly)
+        if (!IsReadOnly && _cache == CacheMode.Writeback)
         {
             RandomAccess.FlushToDisk(_handle);
         }

@@ -42,3 +42,9 @@ public sealed record StatusChangeEvent(DeviceStatus Old, DeviceStatus New) : Vir
 
 /// <summary>Something the driver did wrong that the device refused or survived.</summary>
 public sealed record FaultEvent(string Message) : VirtioEvent;
+
+/// <summary>The guest driver made a request available on a queue.</summary>
+public sealed record GuestSubmitEvent(int Queue, int Slot, string Type, ulong Sector, int Length, int Descriptors) : VirtioEvent;
+
+/// <summary>The guest driver notified a queue, or held the notification back because the device's event suppression said so.</summary>
+public sealed record GuestKickEvent(int Queue, bool Suppressed) : VirtioEvent;

@@ -32,6 +32,9 @@ public enum ChainError
 
     /// <summary>An indirect descriptor although VIRTIO_F_RING_INDIRECT_DESC was not negotiated.</summary>
     IndirectNotNegotiated,
+
+    /// <summary>A well-formed chain (its end is known) with more descriptors than the queue size (spec 2.7.5.3.1).</summary>
+    LongerThanQueue,
 }
 
 /// <summary>Why a whole queue is unusable: the device must set DEVICE_NEEDS_RESET.</summary>

@@ -77,5 +77,5 @@ public sealed class DescriptorChain
     }
 
     private static bool IsEndKnown(ChainError e) => e is ChainError.None or ChainError.NestedIndirect or ChainError.IndirectWithNext
-        or ChainError.ReadableAfterWritable or ChainError.IndirectNotNegotiated;
+        or ChainError.ReadableAfterWritable or ChainError.IndirectNotNegotiated or ChainError.LongerThanQueue;
 }

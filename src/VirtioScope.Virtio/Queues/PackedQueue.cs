@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using VirtioScope.Memory;
 
 namespace VirtioScope.Virtio.Queues;
@@ -41,13 +42,12 @@ public sealed class PackedQueue : VirtQueue
     /// <inheritdoc />
     public override bool TryPop(GuestMemory memory, DescriptorChain chain)
     {
-        if (Error != QueueError.None || !TryReadU16(memory, SlotAddress(_nextAvail) + 14, out ushort headFlags)
+        // Acquire: the descriptor body is read only after its flags said it is available.
+        if (Error != QueueError.None || !TryReadU16Acquire(memory, SlotAddress(_nextAvail) + 14, out ushort headFlags)
             || !IsAvailable(headFlags, _availWrap))
         {
             return false;
         }
-        // Acquire: the descriptor body is read only after its flags said it is available.
-        Thread.MemoryBarrier();
         chain.Reset(0);
         ushort index = _nextAvail;
         bool wrap = _availWrap;
@@ -112,9 +112,8 @@ public sealed class PackedQueue : VirtQueue
         {
             flags |= (ushort)DescriptorFlags.Write;
         }
-        // Flags last: they hand the slot back to the driver.
-        Thread.MemoryBarrier();
-        BinaryPrimitives.WriteUInt16LittleEndian(raw[14..], flags);
+        // Flags last, with release semantics: they hand the slot back to the driver.
+        Volatile.Write(ref Unsafe.As<byte, ushort>(ref raw[14]), flags);
         int next = _nextUsed + chain.RingSlots;
         if (next >= Size)
         {

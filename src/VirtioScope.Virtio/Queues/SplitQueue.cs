@@ -33,7 +33,8 @@ public sealed class SplitQueue : VirtQueue
     /// <inheritdoc />
     public override bool TryPop(GuestMemory memory, DescriptorChain chain)
     {
-        if (Error != QueueError.None || !TryReadU16(memory, AvailIdxAddress, out ushort availIdx))
+        // Acquire: ring entries and descriptors are read only after the index that published them.
+        if (Error != QueueError.None || !TryReadU16Acquire(memory, AvailIdxAddress, out ushort availIdx))
         {
             return false;
         }
@@ -113,8 +114,7 @@ public sealed class SplitQueue : VirtQueue
         BinaryPrimitives.WriteUInt32LittleEndian(raw[4..], writtenBytes);
         _nextUsed++;
         // The element must be visible before the index that publishes it.
-        Thread.MemoryBarrier();
-        WriteU16(memory, UsedIdxAddress, _nextUsed);
+        PublishU16(memory, UsedIdxAddress, _nextUsed);
     }
 
     /// <inheritdoc />

@@ -76,6 +76,19 @@ public abstract class VirtQueue
         return true;
     }
 
+    /// <summary>Reads a ring field with acquire semantics: later reads (the descriptor it guards) cannot move before it.</summary>
+    private protected bool TryReadU16Acquire(GuestMemory memory, ulong address, out ushort value)
+    {
+        if (memory.TryGetReadSpan(address, 2, out ReadOnlySpan<byte> raw) is not null)
+        {
+            Error = QueueError.RingOutsideMemory;
+            value = 0;
+            return false;
+        }
+        value = System.Threading.Volatile.Read(ref System.Runtime.CompilerServices.Unsafe.As<byte, ushort>(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(raw)));
+        return true;
+    }
+
     /// <summary>Writes a ring field; a fault breaks the queue.</summary>
     private protected void WriteU16(GuestMemory memory, ulong address, ushort value)
     {
@@ -85,6 +98,20 @@ public abstract class VirtQueue
             return;
         }
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(raw, value);
+    }
+
+    /// <summary>
+    /// Publishes a ring field with release semantics: every earlier store (the used element) is visible to a
+    /// concurrent driver before this one. Cheaper than a full fence, which only the store-then-load checks need.
+    /// </summary>
+    private protected void PublishU16(GuestMemory memory, ulong address, ushort value)
+    {
+        if (memory.TryGetWriteSpan(address, 2, out Span<byte> raw) is not null)
+        {
+            Error = QueueError.RingOutsideMemory;
+            return;
+        }
+        System.Threading.Volatile.Write(ref System.Runtime.CompilerServices.Unsafe.As<byte, ushort>(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(raw)), value);
     }
 
     /// <summary>Reads a 16-byte descriptor table entry; false if outside memory.</summary>
@@ -124,8 +151,7 @@ public abstract class VirtQueue
             return;
         }
         uint count = length / Descriptor.Size;
-        // The whole chain, indirect entries included, may not be longer than the queue (spec 2.7.5.3.1).
-        if (count > Math.Min(chain.Capacity, Size) - chain.Count)
+        if (count > chain.Capacity - chain.Count)
         {
             chain.Fail(ChainError.TooLong);
             return;
@@ -153,6 +179,7 @@ public abstract class VirtQueue
             }
             if ((flags & DescriptorFlags.Next) == 0)
             {
+                LimitToQueueSize(chain);
                 return;
             }
             index = w14;
@@ -166,6 +193,16 @@ public abstract class VirtQueue
         {
             // Every step still had NEXT set: the table links back on itself.
             chain.Fail(ChainError.TooLong);
+        }
+        LimitToQueueSize(chain);
+    }
+
+    /// <summary>The whole chain, indirect entries included, may not be longer than the queue (spec 2.7.5.3.1).</summary>
+    private protected void LimitToQueueSize(DescriptorChain chain)
+    {
+        if (chain.Count > Size)
+        {
+            chain.Fail(ChainError.LongerThanQueue);
         }
     }
 }

@@ -1,0 +1,262 @@
+using Microsoft.Win32.SafeHandles;
+using VirtioScope.Block;
+using VirtioScope.Images.Raw;
+
+namespace VirtioScope.Images.Vmdk;
+
+/// <summary>
+/// A VMDK image, read-only: monolithicSparse (hosted sparse extent, header versions 1 to 3), streamOptimized
+/// (compressed grains with markers), and descriptor files naming FLAT, SPARSE and ZERO extents (monolithicFlat,
+/// twoGbMaxExtentSparse, twoGbMaxExtentFlat, vmfs).
+/// </summary>
+public sealed class VmdkImage : IDiskImage, IImageDetails
+{
+    private readonly VmdkExtent[] _extents;
+    private readonly long[] _starts;
+    private readonly string _createType;
+
+    private VmdkImage(string path, VmdkExtent[] extents, string createType)
+    {
+        FilePath = path;
+        _extents = extents;
+        _createType = createType;
+        _starts = new long[extents.Length];
+        long pos = 0;
+        for (int i = 0; i < extents.Length; i++)
+        {
+            _starts[i] = pos;
+            pos += extents[i].Length;
+        }
+        VirtualSize = pos;
+    }
+
+    /// <inheritdoc />
+    public string FilePath { get; }
+
+    /// <inheritdoc />
+    public ImageFormat Format => ImageFormat.Vmdk;
+
+    /// <inheritdoc />
+    public long VirtualSize { get; }
+
+    /// <inheritdoc />
+    public bool IsReadOnly => true;
+
+    /// <inheritdoc />
+    public IDiskImage? Backing => null;
+
+    /// <inheritdoc />
+    public long ActualSize
+    {
+        get
+        {
+            long total = HostFile.AllocatedBytes(FilePath);
+            foreach (string p in _extents.Select(e => e.HostPath).OfType<string>().Distinct().Where(p => p != FilePath))
+            {
+                total += HostFile.AllocatedBytes(p);
+            }
+            return total;
+        }
+    }
+
+    /// <inheritdoc />
+    public int? ClusterSize => _extents.OfType<VmdkSparseExtent>().Select(e => (int?)(e.Header.GrainSectors * 512)).FirstOrDefault();
+
+    /// <inheritdoc />
+    public bool? DirtyFlag => null;
+
+    /// <inheritdoc />
+    public string? BackingFileName => null;
+
+    /// <inheritdoc />
+    public string? FullBackingFileName => null;
+
+    /// <inheritdoc />
+    public string? BackingFormat => null;
+
+    /// <inheritdoc />
+    public IReadOnlyList<KeyValuePair<string, object>> FormatSpecific => [new("create-type", _createType)];
+
+    /// <summary>Opens a VMDK read-only (a sparse extent file or a descriptor file).</summary>
+    internal static VmdkImage Open(string path, bool readOnly)
+    {
+        if (!readOnly)
+        {
+            throw new ImageException(ImageErrorKind.UnsupportedFeature, path, "format", "VMDK images can only be opened read-only");
+        }
+        SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var extents = new List<VmdkExtent>();
+        try
+        {
+            long length = RandomAccess.GetLength(file);
+            Span<byte> head = stackalloc byte[4];
+            HostFile.ReadFull(file, head, 0);
+            if (VmdkSparseHeader.HasMagic(head))
+            {
+                VmdkSparseExtent sparse = VmdkSparseExtent.Open(path, file, -1);
+                extents.Add(sparse);
+                string createType = EmbeddedCreateType(file, sparse.Header, length, path) ?? (sparse.Header.Compressed ? "streamOptimized" : "monolithicSparse");
+                return new VmdkImage(path, [.. extents], createType);
+            }
+            if (length > VmdkDescriptor.MaxBytes)
+            {
+                throw new ImageException(ImageErrorKind.InvalidField, path, "descriptor", $"a {length}-byte descriptor file exceeds {VmdkDescriptor.MaxBytes} bytes");
+            }
+            byte[] text = new byte[length];
+            HostFile.ReadFull(file, text, 0);
+            file.Dispose();
+            VmdkDescriptor d = VmdkDescriptor.Parse(text, path);
+            if (d.ParentFileName is not null)
+            {
+                throw new ImageException(ImageErrorKind.UnsupportedFeature, path, "parentFileNameHint", "VMDK differencing disks (a parent link) are not supported");
+            }
+            long total = 0;
+            foreach (VmdkExtentLine line in d.Extents)
+            {
+                if (line.Sectors > (long.MaxValue / 512) - total)
+                {
+                    throw new ImageException(ImageErrorKind.InvalidField, path, "extent", "extent sizes overflow the disk size");
+                }
+                total += line.Sectors;
+                extents.Add(OpenExtent(path, line));
+            }
+            if (extents.Count == 0)
+            {
+                throw new ImageException(ImageErrorKind.InvalidField, path, "extent", "descriptor names no extents");
+            }
+            return new VmdkImage(path, [.. extents], d.CreateType);
+        }
+        catch
+        {
+            foreach (VmdkExtent e in extents)
+            {
+                e.Dispose();
+            }
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static string? EmbeddedCreateType(SafeFileHandle file, VmdkSparseHeader header, long length, string path)
+    {
+        long at = header.DescriptorSector * 512;
+        long size = header.DescriptorSectors * 512;
+        if (header.DescriptorSector <= 0 || size <= 0 || size > VmdkDescriptor.MaxBytes || at > length - size)
+        {
+            return null;
+        }
+        byte[] text = new byte[size];
+        HostFile.ReadFull(file, text, at);
+        return VmdkDescriptor.Parse(text, path).CreateType;
+    }
+
+    private static VmdkExtent OpenExtent(string descriptorPath, VmdkExtentLine line)
+    {
+        if (line.Type == "ZERO")
+        {
+            return new VmdkZeroExtent { Length = line.Sectors * 512 };
+        }
+        string name = line.FileName!;
+        if (name.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new ImageException(ImageErrorKind.InvalidField, descriptorPath, "extent file", "file name contains NUL");
+        }
+        string full = BackingPath.Resolve(descriptorPath, name);
+        if (!File.Exists(full))
+        {
+            throw new ImageException(ImageErrorKind.InvalidField, descriptorPath, "extent file", $"extent file '{full}' does not exist");
+        }
+        SafeFileHandle handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        try
+        {
+            switch (line.Type)
+            {
+                case "FLAT":
+                case "VMFS":
+                    return new VmdkFlatExtent(full, handle, line.OffsetSectors * 512) { Length = line.Sectors * 512 };
+                case "SPARSE":
+                    return VmdkSparseExtent.Open(full, handle, line.Sectors);
+                default:
+                    throw new ImageException(ImageErrorKind.UnsupportedFeature, descriptorPath, "extent type", $"extent type '{line.Type}' is not supported");
+            }
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private int ExtentAt(long offset)
+    {
+        int i = Array.BinarySearch(_starts, offset);
+        if (i < 0)
+        {
+            i = ~i - 1;
+        }
+        // Zero-length extents share a start with the next one; skip to the one that holds the byte.
+        while (i < _extents.Length - 1 && offset >= _starts[i] + _extents[i].Length)
+        {
+            i++;
+        }
+        return i;
+    }
+
+    /// <inheritdoc />
+    public void Read(long offset, Span<byte> destination)
+    {
+        CheckRange(offset, destination.Length);
+        while (!destination.IsEmpty)
+        {
+            int i = ExtentAt(offset);
+            long inExtent = offset - _starts[i];
+            int n = (int)Math.Min(destination.Length, _extents[i].Length - inExtent);
+            _extents[i].Read(inExtent, destination[..n]);
+            destination = destination[n..];
+            offset += n;
+        }
+    }
+
+    /// <inheritdoc />
+    public ImageExtent GetExtent(long offset, long length)
+    {
+        CheckRange(offset, length);
+        int i = ExtentAt(offset);
+        long inExtent = offset - _starts[i];
+        ImageExtent e = _extents[i].GetExtent(inExtent, Math.Min(length, _extents[i].Length - inExtent));
+        return e with { Offset = offset };
+    }
+
+    /// <inheritdoc />
+    public void Write(long offset, ReadOnlySpan<byte> source) => throw ReadOnlyError();
+
+    /// <inheritdoc />
+    public void Flush()
+    {
+    }
+
+    /// <inheritdoc />
+    public void Discard(long offset, long length) => throw ReadOnlyError();
+
+    /// <inheritdoc />
+    public void WriteZeroes(long offset, long length, ZeroingMode mode) => throw ReadOnlyError();
+
+    private ImageException ReadOnlyError() => new(ImageErrorKind.ReadOnly, FilePath, null, "VMDK images are opened read-only");
+
+    private void CheckRange(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > VirtualSize - length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"range {offset}+{length} is outside the {VirtualSize}-byte disk");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (VmdkExtent e in _extents)
+        {
+            e.Dispose();
+        }
+    }
+}

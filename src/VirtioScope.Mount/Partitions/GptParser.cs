@@ -1,0 +1,69 @@
+using System.Buffers.Binary;
+
+namespace VirtioScope.Mount.Partitions;
+
+/// <summary>
+/// GPT: the header at LBA 1 ("EFI PART") and its partition entry array. Entries with a non-zero type GUID are
+/// partitions, numbered by their index plus one as Linux does. When the primary header is damaged, the backup
+/// header in the last sector is used.
+/// </summary>
+internal static class GptParser
+{
+    private const ulong Signature = 0x5452415020494645; // "EFI PART"
+    private const int EntriesLbaOffset = 72;
+    private const int EntryCountOffset = 80;
+    private const int EntrySizeOffset = 84;
+    private const int EntryFirstLba = 32;
+    private const int EntryLastLba = 40;
+    private const int MaxEntries = 1024;
+
+    public static IReadOnlyList<Partition> Parse(SectorReader read, long diskSize)
+    {
+        int sector = PartitionTable.SectorSize;
+        byte[] header = new byte[sector];
+        read(sector, header);
+        if (BinaryPrimitives.ReadUInt64LittleEndian(header) != Signature)
+        {
+            read((diskSize / sector - 1) * sector, header);
+            if (BinaryPrimitives.ReadUInt64LittleEndian(header) != Signature)
+            {
+                return [];
+            }
+        }
+        long entriesLba = (long)BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(EntriesLbaOffset));
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(EntryCountOffset));
+        uint entrySize = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(EntrySizeOffset));
+        if (count == 0 || count > MaxEntries || entrySize < 128 || entrySize > 4096 || entrySize % 8 != 0)
+        {
+            return [];
+        }
+        long arrayOffset = entriesLba * sector;
+        long arrayLength = count * (long)entrySize;
+        if (arrayOffset <= 0 || arrayOffset + arrayLength > diskSize)
+        {
+            return [];
+        }
+        byte[] entries = new byte[arrayLength];
+        read(arrayOffset, entries);
+        var result = new List<Partition>();
+        for (int i = 0; i < count; i++)
+        {
+            ReadOnlySpan<byte> e = entries.AsSpan(i * (int)entrySize, (int)entrySize);
+            var type = new Guid(e[..16]);
+            if (type == Guid.Empty)
+            {
+                continue;
+            }
+            long first = (long)BinaryPrimitives.ReadUInt64LittleEndian(e[EntryFirstLba..]);
+            long last = (long)BinaryPrimitives.ReadUInt64LittleEndian(e[EntryLastLba..]);
+            long offset = first * sector;
+            if (last < first || offset >= diskSize)
+            {
+                continue;
+            }
+            long length = Math.Min((last - first + 1) * sector, diskSize - offset);
+            result.Add(new Partition(i + 1, offset, length, type.ToString()));
+        }
+        return result;
+    }
+}
