@@ -8,16 +8,17 @@ public static class RequestCodes
     /// <summary>Code of a request type the device did not know.</summary>
     public const byte UnknownType = 0xff;
 
+    private static readonly Dictionary<string, byte> TypeCodes = Enum.GetValues<BlkRequestType>().ToDictionary(t => t.ToString(), t => (byte)t);
+    private static readonly Dictionary<string, int> RejectionCodes = Enum.GetValues<RequestRejection>().ToDictionary(r => r.ToString(), r => (int)r);
+
     /// <summary>Code for a request type name as the device's event reports it.</summary>
-    public static byte TypeCode(string name) =>
-        Enum.TryParse(name, out BlkRequestType t) && Enum.IsDefined(t) && (uint)t < UnknownType ? (byte)t : UnknownType;
+    public static byte TypeCode(string name) => TypeCodes.GetValueOrDefault(name, UnknownType);
 
     /// <summary>Name of a request type code.</summary>
     public static string TypeName(byte code) => code == UnknownType ? "unknown" : ((BlkRequestType)code).ToString();
 
     /// <summary>Code for a rejection name (0 when there was none).</summary>
-    public static int RejectionCode(string? name) =>
-        name is not null && Enum.TryParse(name, out RequestRejection r) ? (int)r : 0;
+    public static int RejectionCode(string? name) => name is null ? 0 : RejectionCodes.GetValueOrDefault(name);
 
     /// <summary>Name of a rejection code.</summary>
     public static string RejectionName(int code) => ((RequestRejection)code).ToString();

@@ -27,13 +27,13 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     private bool _closed;
 
     /// <summary>Creates (or overwrites) a trace file.</summary>
-    public TraceWriter(string path, TraceHeader header, int chunkTarget = TraceLayout.ChunkTarget, int compressionLevel = 3)
+    public TraceWriter(string path, TraceHeader header, int chunkTarget = TraceLayout.ChunkTarget, int compressionLevel = 1)
         : this(new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16), header, chunkTarget, compressionLevel, ownsStream: true)
     {
     }
 
     /// <summary>Writes a trace to a stream.</summary>
-    public TraceWriter(Stream stream, TraceHeader header, int chunkTarget = TraceLayout.ChunkTarget, int compressionLevel = 3, bool ownsStream = false)
+    public TraceWriter(Stream stream, TraceHeader header, int chunkTarget = TraceLayout.ChunkTarget, int compressionLevel = 1, bool ownsStream = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(header);

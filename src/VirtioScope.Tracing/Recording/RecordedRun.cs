@@ -38,6 +38,34 @@ public sealed record RecordedRunOptions
 /// <summary>Runs a workload with the guest driver against a block device while recording everything to a trace.</summary>
 public static class RecordedRun
 {
+    /// <summary>Runs without recording (the baseline recording is measured against).</summary>
+    public static WorkloadResult RunPlain(IBlockBackend backend, RecordedRunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        using GuestMemory memory = GuestMemory.Create(GuestMemory.DefaultBase, options.MemorySize);
+        var device = new BlockDevice(backend, options.Device);
+        var transport = new MmioTransport(device, memory.CreateView(), new MmioTransportOptions { Version = options.Version });
+        using var guest = new VirtioBlkGuest(transport, memory, options.Guest);
+        transport.InterruptRaised = guest.OnInterrupt;
+        return WorkloadRunner.Run(guest, options.Workload);
+    }
+
+    /// <summary>Runs and records into any sink (a verifier, or a null sink to measure the recorder alone).</summary>
+    public static WorkloadResult Run(IBlockBackend backend, RecordedRunOptions options, ITraceSink sink)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sink);
+        using GuestMemory memory = GuestMemory.Create(GuestMemory.DefaultBase, options.MemorySize);
+        var device = new BlockDevice(new RecordingBackend(backend, sink), options.Device);
+        var transport = new MmioTransport(device, memory.CreateView(), new MmioTransportOptions { Version = options.Version });
+        using var recorder = new TraceRecorder(sink, transport);
+        using var guest = new VirtioBlkGuest(recorder, memory, options.Guest);
+        transport.InterruptRaised = recorder.InterruptHandler(guest.OnInterrupt);
+        return WorkloadRunner.Run(guest, options.Workload);
+    }
+
     /// <summary>Runs and records to <paramref name="output"/>; the backend stays the caller's. Returns the workload's result.</summary>
     public static WorkloadResult Run(IBlockBackend backend, RecordedRunOptions options, Stream output)
     {
