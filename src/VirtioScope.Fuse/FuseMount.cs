@@ -105,6 +105,9 @@ public sealed unsafe class FuseMount : IDisposable
         try
         {
             LibFuse.LoopConfigSetMaxThreads(config, (uint)_options.MaxThreads);
+            // Keep idle workers instead of ending and re-creating them: each new native thread entering .NET costs
+            // a managed Thread object, which would be an allocation per request under bursty load.
+            LibFuse.LoopConfigSetIdleThreads(config, (uint)_options.MaxThreads);
             LibFuse.LoopConfigSetCloneFd(config, 0);
             return LibFuse.LoopMultiThreaded(_fuse, config);
         }
