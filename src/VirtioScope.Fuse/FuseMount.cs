@@ -13,6 +13,7 @@ public sealed unsafe class FuseMount : IDisposable
 {
     private readonly ILogger _logger;
     private readonly FuseMountOptions _options;
+    private readonly Lock _gate = new();
     private GCHandle _self;
     private nint _fuse;
     private nint _operations;
@@ -104,6 +105,9 @@ public sealed unsafe class FuseMount : IDisposable
         try
         {
             LibFuse.LoopConfigSetMaxThreads(config, (uint)_options.MaxThreads);
+            // Keep idle workers instead of ending and re-creating them: each new native thread entering .NET costs
+            // a managed Thread object, which would be an allocation per request under bursty load.
+            LibFuse.LoopConfigSetIdleThreads(config, (uint)_options.MaxThreads);
             LibFuse.LoopConfigSetCloneFd(config, 0);
             return LibFuse.LoopMultiThreaded(_fuse, config);
         }
@@ -116,10 +120,13 @@ public sealed unsafe class FuseMount : IDisposable
     /// <summary>Ends <see cref="Run"/> and unmounts; safe to call from a signal handler thread.</summary>
     public void RequestStop()
     {
-        if (_fuse != 0)
+        lock (_gate)
         {
-            LibFuse.Exit(_fuse);
-            UnmountOnce();
+            if (_fuse != 0)
+            {
+                LibFuse.Exit(_fuse);
+                UnmountOnce();
+            }
         }
     }
 
@@ -132,17 +139,20 @@ public sealed unsafe class FuseMount : IDisposable
         }
     }
 
-    /// <summary>Marks the file system as already unmounted from outside (so disposing does not unmount again).</summary>
-    public void MarkUnmounted() => Interlocked.Exchange(ref _unmounted, 1);
-
-    /// <summary>Unmounts if still mounted and frees libfuse's state. Call after <see cref="Run"/> has returned.</summary>
+    /// <summary>
+    /// Unmounts if still mounted and frees libfuse's state. Call after <see cref="Run"/> has returned; waits for a
+    /// <see cref="RequestStop"/> running on another thread (a signal handler) so libfuse is never freed under it.
+    /// </summary>
     public void Dispose()
     {
-        UnmountOnce();
-        if (_fuse != 0)
+        lock (_gate)
         {
-            LibFuse.Destroy(_fuse);
-            _fuse = 0;
+            UnmountOnce();
+            if (_fuse != 0)
+            {
+                LibFuse.Destroy(_fuse);
+                _fuse = 0;
+            }
         }
         if (_operations != 0)
         {

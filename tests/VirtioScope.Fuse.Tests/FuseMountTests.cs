@@ -65,6 +65,27 @@ public sealed class FuseMountTests : IDisposable
     }
 
     [Fact]
+    public void Serving_reads_allocates_nothing_per_request()
+    {
+        byte[] buffer = new byte[1 << 20];
+        using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(Path.Combine(_dir, "big"));
+        for (int i = 0; i < 3; i++)
+        {
+            RandomAccess.Read(file, buffer, 0); // warm up: JIT, tiering, libfuse threads
+        }
+        int readsBefore = _fs.Reads;
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < 100; i++)
+        {
+            RandomAccess.Read(file, buffer, (i % 3) * (1L << 20));
+        }
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(_fs.Reads - readsBefore >= 100, "the reads did not reach the file system");
+        // 100 requests of 1 MiB: a per-request buffer or boxed state would show up as megabytes.
+        Assert.True(allocated < 64 * 1024, $"{allocated} bytes allocated while serving 100 reads");
+    }
+
+    [Fact]
     public void A_callback_exception_becomes_EIO_and_is_logged()
     {
         var e = Assert.ThrowsAny<IOException>(() => File.ReadAllBytes(Path.Combine(_dir, "boom")));

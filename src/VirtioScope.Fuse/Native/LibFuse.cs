@@ -40,6 +40,9 @@ internal static unsafe partial class LibFuse
     [LibraryImport(Library, EntryPoint = "fuse_loop_cfg_set_max_threads")]
     internal static partial void LoopConfigSetMaxThreads(nint config, uint maxThreads);
 
+    [LibraryImport(Library, EntryPoint = "fuse_loop_cfg_set_idle_threads")]
+    internal static partial void LoopConfigSetIdleThreads(nint config, uint idleThreads);
+
     [LibraryImport(Library, EntryPoint = "fuse_loop_cfg_set_clone_fd")]
     internal static partial void LoopConfigSetCloneFd(nint config, uint value);
 }
