@@ -12,6 +12,7 @@ public sealed partial class VhdxImage
     private bool _writeGuidsUpdated;
     private int _logPosition;
     private ulong _logSequence;
+    private bool _stopped;
 
     /// <summary>Test hook: stop after the log entry is flushed, before the BAT itself is written (a crash in between).</summary>
     internal bool StopAfterLogWrite { get; set; }
@@ -101,6 +102,7 @@ public sealed partial class VhdxImage
         _logSequence++;
         if (StopAfterLogWrite)
         {
+            _stopped = true;
             throw new IOException("test hook: stopped after the log write");
         }
         RandomAccess.Write(_file, _batSector, batSectorOffset);

@@ -241,6 +241,13 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
         }
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _file.Dispose();
+    /// <summary>Flushes (clearing the log GUID once every logged change is in place) and closes the file.</summary>
+    public void Dispose()
+    {
+        if (!IsReadOnly && !_stopped && !_file.IsClosed)
+        {
+            Flush();
+        }
+        _file.Dispose();
+    }
 }
