@@ -81,6 +81,9 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     /// <summary>Whether unused blocks stay allocated (fixed VHDX).</summary>
     public bool LeaveBlocksAllocated => _meta.LeaveBlocksAllocated;
 
+    /// <summary>BAT state of a block whose payload is fully present in the file.</summary>
+    public const int PayloadStateFullyPresent = PayloadFullyPresent;
+
     /// <summary>The payload block state of the block holding <paramref name="offset"/> (for map and tests).</summary>
     public int BlockState(long offset) => (int)(Volatile.Read(ref _bat[BatIndex(offset >> _blockShift)]) & BatStateMask);
 
