@@ -1,6 +1,6 @@
 namespace VirtioScope.Images;
 
-/// <summary>Disk image formats the library can detect. Only <see cref="Raw"/> and <see cref="Qcow2"/> open today.</summary>
+/// <summary>Disk image formats the library can detect and open.</summary>
 public enum ImageFormat
 {
     /// <summary>Not yet known: detect from the file's magic.</summary>
@@ -12,13 +12,13 @@ public enum ImageFormat
     /// <summary>QEMU copy-on-write version 2 or 3.</summary>
     Qcow2,
 
-    /// <summary>Hyper-V VHDX (detected only).</summary>
+    /// <summary>Hyper-V VHDX (read and write, log replay).</summary>
     Vhdx,
 
-    /// <summary>Virtual PC / Azure VHD (detected only).</summary>
+    /// <summary>Virtual PC / Azure VHD (read and write).</summary>
     Vpc,
 
-    /// <summary>VMware VMDK (detected only).</summary>
+    /// <summary>VMware VMDK (read-only).</summary>
     Vmdk,
 }
 

@@ -281,14 +281,16 @@ public sealed class MalformedHeaderTests
     }
 
     [Fact]
-    public void Recognised_but_unsupported_formats_are_refused_by_name()
+    public void Vhdx_vpc_and_vmdk_are_detected_and_open()
     {
         using var dir = new TempDir();
         string vhdx = dir.File("x.vhdx");
         QemuImg.Img("create", "-f", "vhdx", vhdx, "8M");
         Assert.Equal(ImageFormat.Vhdx, FormatDetector.Detect(vhdx));
-        var e = Assert.Throws<ImageException>(() => DiskImage.Open(vhdx).Dispose());
-        Assert.Equal(ImageErrorKind.UnsupportedFormat, e.Kind);
+        using (IDiskImage opened = DiskImage.Open(vhdx, new ImageOpenOptions { ReadOnly = true }))
+        {
+            Assert.Equal(ImageFormat.Vhdx, opened.Format);
+        }
         string vpc = dir.File("x.vpc");
         QemuImg.Img("create", "-f", "vpc", vpc, "8M");
         Assert.Equal(ImageFormat.Vpc, FormatDetector.Detect(vpc));

@@ -6,6 +6,7 @@ namespace VirtioScope.Images.Vhdx;
 
 public sealed partial class VhdxImage
 {
+    private static readonly byte[] Zeros = new byte[1 << 20];
     private readonly byte[] _batSector = new byte[VhdxLog.SectorSize];
     private readonly byte[] _logEntry = new byte[VhdxLogWriter.EntryLength(1)];
     private readonly long[] _batSectorOffset = new long[1];
@@ -141,7 +142,7 @@ public sealed partial class VhdxImage
     {
         ThrowIfReadOnly();
         CheckRange(offset, length);
-        byte[] zeros = new byte[(int)Math.Min(length, 1 << 20)];
+        byte[] zeros = Zeros;
         for (long done = 0; done < length;)
         {
             long pos = offset + done;
