@@ -147,7 +147,8 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
             long offset = (long)(e >> BatOffsetShift) * Mib;
             if (state is PayloadFullyPresent or PayloadPartiallyPresent)
             {
-                if (offset < Mib || offset > length - meta.BlockSize && offset >= length)
+                // The block must start inside the file; a tail cut short by truncation reads as zeroes, as in QEMU.
+                if (offset < Mib || offset >= length)
                 {
                     throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", $"block at {offset} lies outside the {length}-byte file");
                 }
