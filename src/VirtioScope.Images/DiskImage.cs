@@ -109,6 +109,12 @@ public static class DiskImage
                     throw;
                 }
                 return image;
+            case ImageFormat.Vpc:
+                VpcImage.Create(path, options, size.Value);
+                return Open(path, new ImageOpenOptions { Format = ImageFormat.Vpc });
+            case ImageFormat.Vhdx:
+                VhdxImage.Create(path, options, size.Value);
+                return Open(path, new ImageOpenOptions { Format = ImageFormat.Vhdx });
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"creating {options.Format.ToName()} images is not supported");
         }

@@ -1,6 +1,6 @@
 namespace VirtioScope.Images;
 
-/// <summary>Disk image formats the library can detect. Only <see cref="Raw"/> and <see cref="Qcow2"/> open today.</summary>
+/// <summary>Disk image formats the library can detect and open.</summary>
 public enum ImageFormat
 {
     /// <summary>Not yet known: detect from the file's magic.</summary>
@@ -12,10 +12,10 @@ public enum ImageFormat
     /// <summary>QEMU copy-on-write version 2 or 3.</summary>
     Qcow2,
 
-    /// <summary>Hyper-V VHDX.</summary>
+    /// <summary>Hyper-V VHDX (read and write, log replay).</summary>
     Vhdx,
 
-    /// <summary>Virtual PC / Azure VHD.</summary>
+    /// <summary>Virtual PC / Azure VHD (read and write).</summary>
     Vpc,
 
     /// <summary>VMware VMDK (read-only).</summary>

@@ -105,4 +105,19 @@ public sealed record ImageCreateOptions
 
     /// <summary>qcow2 external data file name (stored relative to the image as given).</summary>
     public string? DataFile { get; init; }
+
+    /// <summary>vpc/vhdx subformat: "dynamic" (the default) or "fixed".</summary>
+    public string? Subformat { get; init; }
+
+    /// <summary>vpc/vhdx block size in bytes; null for the format's default (vpc 2 MiB, vhdx by disk size as qemu-img).</summary>
+    public int? BlockSize { get; init; }
+
+    /// <summary>vhdx log size in bytes (a multiple of 1 MiB; default 1 MiB).</summary>
+    public long? LogSize { get; init; }
+
+    /// <summary>vhdx logical sector size, 512 or 4096.</summary>
+    public int LogicalSectorSize { get; init; } = 512;
+
+    /// <summary>vpc: store the exact size (current_size) instead of rounding it to the CHS geometry.</summary>
+    public bool ForceSize { get; init; }
 }

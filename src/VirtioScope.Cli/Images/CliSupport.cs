@@ -80,6 +80,11 @@ internal static class CliSupport
                 "backing_fmt" => o with { BackingFormat = ImageFormatNames.Parse(value) },
                 "data_file" => o with { DataFile = value },
                 "size" => o with { Size = ParseSize(value) },
+                "subformat" => o with { Subformat = value },
+                "block_size" => o with { BlockSize = checked((int)ParseSize(value, key)) },
+                "log_size" => o with { LogSize = ParseSize(value, key) },
+                "logical_sector_size" => o with { LogicalSectorSize = checked((int)ParseSize(value, key)) },
+                "force_size" => o with { ForceSize = OnOff(key, value) },
                 _ => throw new FormatException($"invalid option '{key}' for -o"),
             };
         }

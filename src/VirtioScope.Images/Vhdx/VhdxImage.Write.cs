@@ -6,12 +6,14 @@ namespace VirtioScope.Images.Vhdx;
 
 public sealed partial class VhdxImage
 {
+    private static readonly byte[] Zeros = new byte[1 << 20];
     private readonly byte[] _batSector = new byte[VhdxLog.SectorSize];
     private readonly byte[] _logEntry = new byte[VhdxLogWriter.EntryLength(1)];
     private readonly long[] _batSectorOffset = new long[1];
     private bool _writeGuidsUpdated;
     private int _logPosition;
     private ulong _logSequence;
+    private bool _stopped;
 
     /// <summary>Test hook: stop after the log entry is flushed, before the BAT itself is written (a crash in between).</summary>
     internal bool StopAfterLogWrite { get; set; }
@@ -101,6 +103,7 @@ public sealed partial class VhdxImage
         _logSequence++;
         if (StopAfterLogWrite)
         {
+            _stopped = true;
             throw new IOException("test hook: stopped after the log write");
         }
         RandomAccess.Write(_file, _batSector, batSectorOffset);
@@ -139,7 +142,7 @@ public sealed partial class VhdxImage
     {
         ThrowIfReadOnly();
         CheckRange(offset, length);
-        byte[] zeros = new byte[(int)Math.Min(length, 1 << 20)];
+        byte[] zeros = Zeros;
         for (long done = 0; done < length;)
         {
             long pos = offset + done;

@@ -81,6 +81,9 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     /// <summary>Whether unused blocks stay allocated (fixed VHDX).</summary>
     public bool LeaveBlocksAllocated => _meta.LeaveBlocksAllocated;
 
+    /// <summary>BAT state of a block whose payload is fully present in the file.</summary>
+    public const int PayloadStateFullyPresent = PayloadFullyPresent;
+
     /// <summary>The payload block state of the block holding <paramref name="offset"/> (for map and tests).</summary>
     public int BlockState(long offset) => (int)(Volatile.Read(ref _bat[BatIndex(offset >> _blockShift)]) & BatStateMask);
 
@@ -144,7 +147,8 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
             long offset = (long)(e >> BatOffsetShift) * Mib;
             if (state is PayloadFullyPresent or PayloadPartiallyPresent)
             {
-                if (offset < Mib || offset > length - meta.BlockSize && offset >= length)
+                // The block must start inside the file; a tail cut short by truncation reads as zeroes, as in QEMU.
+                if (offset < Mib || offset >= length)
                 {
                     throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", $"block at {offset} lies outside the {length}-byte file");
                 }
@@ -241,6 +245,13 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
         }
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _file.Dispose();
+    /// <summary>Flushes (clearing the log GUID once every logged change is in place) and closes the file.</summary>
+    public void Dispose()
+    {
+        if (!IsReadOnly && !_stopped && !_file.IsClosed)
+        {
+            Flush();
+        }
+        _file.Dispose();
+    }
 }

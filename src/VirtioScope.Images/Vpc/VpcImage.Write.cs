@@ -8,6 +8,8 @@ namespace VirtioScope.Images.Vpc;
 public sealed partial class VpcImage
 {
     private const int MaxLocatorBytes = 64 * 1024;
+    private static readonly byte[] Zeros = new byte[1 << 20];
+    private long? _freeOffset;
 
     /// <inheritdoc />
     public void Write(long offset, ReadOnlySpan<byte> source)
@@ -55,7 +57,8 @@ public sealed partial class VpcImage
     /// </summary>
     private uint AllocateBlock(long block)
     {
-        long start = Math.Max(FreeOffset(), _fileLength - VpcFooter.Size);
+        _freeOffset ??= FreeOffset();
+        long start = Math.Max(_freeOffset.Value, _fileLength - VpcFooter.Size);
         start = (start + 511) & ~511L;
         long end = start + _bitmapSize + _blockSize;
         if (end / 512 >= Unallocated)
@@ -77,6 +80,7 @@ public sealed partial class VpcImage
         }
         RandomAccess.Write(_file, _footer.Raw, end);
         _fileLength = end + VpcFooter.Size;
+        _freeOffset = end;
         uint entry = (uint)(start / 512);
         if (differencing)
         {
@@ -169,7 +173,7 @@ public sealed partial class VpcImage
     {
         ThrowIfReadOnly();
         CheckRange(offset, length);
-        byte[] zeros = new byte[(int)Math.Min(length, 1 << 20)];
+        byte[] zeros = Zeros;
         for (long done = 0; done < length;)
         {
             long pos = offset + done;

@@ -82,6 +82,23 @@ public sealed class VhdxTests
     }
 
     [Fact]
+    public void Closing_without_flush_leaves_no_log_to_replay()
+    {
+        using var dir = new TempDir();
+        string img = dir.File("c.vhdx");
+        QemuImg.Img("create", "-f", "vhdx", img, "4M");
+        using (IDiskImage image = DiskImage.Open(img))
+        {
+            image.Write(1 << 20, new byte[] { 1, 2, 3 });
+        }
+        QemuImg.Img("convert", "-f", "vhdx", "-O", "raw", img, dir.File("o.raw"));
+        using IDiskImage again = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true });
+        byte[] b = new byte[3];
+        again.Read(1 << 20, b);
+        Assert.Equal(new byte[] { 1, 2, 3 }, b);
+    }
+
+    [Fact]
     public void Pending_log_is_refused_read_only_and_replayed_read_write()
     {
         using var dir = new TempDir();
