@@ -58,7 +58,7 @@ public sealed partial class VhdxImage
 
     /// <summary>
     /// Allocates a block at the 1 MiB-aligned end of the file, writes the data into it, then changes the BAT entry
-    /// through the log: log entry written and flushed, then the BAT sector written and flushed. Caller holds the lock.
+    /// through the log: log entry written and flushed, then the BAT sector written. Caller holds the lock.
     /// </summary>
     private ulong AllocateBlock(long index, ReadOnlySpan<byte> data, int inBlock)
     {
@@ -69,8 +69,8 @@ public sealed partial class VhdxImage
         }
         RandomAccess.SetLength(_file, blockOffset + _meta.BlockSize);
         _fileLength = blockOffset + _meta.BlockSize;
+        // The new block is a fresh hole: until the BAT points at it nothing reads it, and a crash leaves zeroes, not old data.
         RandomAccess.Write(_file, data, blockOffset + inBlock);
-        RandomAccess.FlushToDisk(_file);
         ulong entry = ((ulong)(blockOffset / Mib) << BatOffsetShift) | PayloadFullyPresent;
         UpdateBatEntry(index, entry);
         return entry;
@@ -106,8 +106,8 @@ public sealed partial class VhdxImage
             _stopped = true;
             throw new IOException("test hook: stopped after the log write");
         }
+        // The BAT write becomes durable with the next log flush (before its entry's slot can be reused) or in Flush().
         RandomAccess.Write(_file, _batSector, batSectorOffset);
-        RandomAccess.FlushToDisk(_file);
         Volatile.Write(ref _bat[index], entry);
     }
 
