@@ -310,4 +310,22 @@ public sealed class LargeSparseImageTests
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed}");
         Assert.True(new FileInfo(img).Length < (2 << 20));
     }
+
+    [Fact]
+    public void Check_human_summary_matches_qemu_img_for_plain_and_compressed_images()
+    {
+        using var dir = new TempDir();
+        string plain = dir.File("plain.qcow2");
+        string packed = dir.File("packed.qcow2");
+        Tools.Qemu("create", "-f", "qcow2", plain, "16M");
+        Tools.QemuIo(plain, "write -P 3 0 1M", "write -P 4 4M 64k");
+        Tools.Qemu("convert", "-c", "-O", "qcow2", plain, packed);
+        foreach (string img in new[] { plain, packed })
+        {
+            var ours = Tools.Cli("check", img);
+            Tools.AssertOk(ours);
+            // Fragmented and compressed percentages are of allocated clusters; compressed ones count as fragmented.
+            Assert.Equal(Tools.Qemu("check", img), ours.Out);
+        }
+    }
 }

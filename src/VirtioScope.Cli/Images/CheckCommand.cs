@@ -130,10 +130,12 @@ internal static class CheckCommand
         {
             Console.Out.WriteLine(string.Create(inv, $"\n{r.CheckErrors} internal errors have occurred during the check."));
         }
-        if (r.TotalClusters > 0)
+        if (r.TotalClusters > 0 && r.AllocatedClusters > 0)
         {
-            double pct(long n) => 100.0 * n / r.TotalClusters;
-            Console.Out.WriteLine(string.Create(inv, $"{r.AllocatedClusters}/{r.TotalClusters} = {pct(r.AllocatedClusters):F2}% allocated, {pct(r.FragmentedClusters):F2}% fragmented, {pct(r.CompressedClusters):F2}% compressed clusters"));
+            // As qemu-img prints it: allocation against all clusters, fragmentation and compression against allocated ones.
+            double ofTotal = 100.0 * r.AllocatedClusters / r.TotalClusters;
+            double ofAllocated(long n) => 100.0 * n / r.AllocatedClusters;
+            Console.Out.WriteLine(string.Create(inv, $"{r.AllocatedClusters}/{r.TotalClusters} = {ofTotal:F2}% allocated, {ofAllocated(r.FragmentedClusters):F2}% fragmented, {ofAllocated(r.CompressedClusters):F2}% compressed clusters"));
         }
         Console.Out.WriteLine(string.Create(inv, $"Image end offset: {r.ImageEndOffset}"));
     }

@@ -249,6 +249,8 @@ public sealed partial class Qcow2Image : ICheckableImage
                     {
                         scan.Report.AllocatedClusters++;
                         scan.Report.CompressedClusters++;
+                        // qemu-img counts compressed clusters as fragmented by nature.
+                        scan.Report.FragmentedClusters++;
                     }
                     continue;
                 }
