@@ -21,22 +21,8 @@ internal static class DebugCommand
     public static Command Create()
     {
         var image = new Argument<string?>("IMAGE") { Description = $"Disk image to serve (default: {DemoImage})", Arity = ArgumentArity.ZeroOrOne };
-        var memory = new Option<string?>("--memory") { Description = "Serve a zeroed in-memory disk of this size instead of an image (e.g. 64M)" };
-        var readOnly = new Option<bool>("--readonly") { Description = "Open the medium read-only; the device offers VIRTIO_BLK_F_RO" };
+        var shared = new DeviceOptionSet();
         var rw = new Option<bool>("--rw") { Description = "Let the device's writes reach the image (by default they stay in an in-memory overlay); disables stepping back" };
-        var workload = new Option<string>("--workload") { Description = $"One of: {string.Join(", ", WorkloadRunner.Names)}", DefaultValueFactory = _ => "randread" };
-        var requests = new Option<long>("--requests") { Description = "Requests to issue", DefaultValueFactory = _ => 100_000 };
-        var depth = new Option<int>("--queue-depth") { Description = "Requests in flight per queue", DefaultValueFactory = _ => 64 };
-        var blockSize = new Option<string>("--block-size") { Description = "Bytes per read/write request (e.g. 4k, 1M)", DefaultValueFactory = _ => "4k" };
-        var rwMix = new Option<int>("--rw-mix") { Description = "Percentage of reads in randrw", DefaultValueFactory = _ => 50 };
-        var flushEvery = new Option<int>("--flush-every") { Description = "Issue a FLUSH after every N writes (0: never)" };
-        var queues = new Option<int>("--queues") { Description = "Request queues (more than one negotiates VIRTIO_BLK_F_MQ)", DefaultValueFactory = _ => 1 };
-        var packed = new Option<bool>("--packed") { Description = "Use packed virtqueues (VIRTIO_F_RING_PACKED)" };
-        var noEventIdx = new Option<bool>("--no-event-idx") { Description = "Do not negotiate VIRTIO_F_RING_EVENT_IDX" };
-        var noIndirect = new Option<bool>("--no-indirect") { Description = "Do not negotiate VIRTIO_F_RING_INDIRECT_DESC" };
-        var legacy = new Option<bool>("--legacy-mmio") { Description = "Present the legacy virtio-mmio version 1 register layout" };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for the workload; the same seed gives the same accesses", DefaultValueFactory = _ => 1 };
-        var verify = new Option<bool>("--verify") { Description = "Stamp written blocks and check every read" };
         var batch = new Option<string?>("--batch") { Description = "Run the debugger commands in FILE (- for stdin) instead of the TUI" };
         var output = new Option<string>("--output") { Description = "Batch result format: text or json (one object per command)", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "json");
@@ -45,9 +31,9 @@ internal static class DebugCommand
 
         var command = new Command("debug", "Step through the device's work: registers, queues, chains and events, in a TUI or in batch mode")
         {
-            image, memory, readOnly, rw, workload, requests, depth, blockSize, rwMix, flushEvery, queues, packed, noEventIdx,
-            noIndirect, legacy, seed, verify, batch, output, log, verbose,
+            image, rw, batch, output, log, verbose,
         };
+        shared.AddTo(command);
         command.SetAction(parse =>
         {
             using Logger logger = Logging.Create(parse.GetValue(verbose) ? 2 : 0, parse.GetValue(log));
@@ -55,31 +41,12 @@ internal static class DebugCommand
             try
             {
                 string? imagePath = parse.GetValue(image);
-                string? memoryText = parse.GetValue(memory);
-                if (imagePath is null && memoryText is null)
+                if (imagePath is null && !shared.HasMemory(parse))
                 {
                     imagePath = FindDemoImage()
                         ?? throw new ArgumentException($"no IMAGE or --memory given, and the demo image {DemoImage} was not found");
                 }
-                var settings = new RunSettings
-                {
-                    Image = imagePath,
-                    MemoryBytes = memoryText is { } m ? CliSupport.ParseSize(m, "--memory") : null,
-                    ReadOnly = parse.GetValue(readOnly),
-                    Workload = parse.GetValue(workload)!,
-                    Requests = parse.GetValue(requests),
-                    QueueDepth = parse.GetValue(depth),
-                    BlockSize = checked((int)CliSupport.ParseSize(parse.GetValue(blockSize)!, "--block-size")),
-                    RwMixPercent = parse.GetValue(rwMix),
-                    FlushEvery = parse.GetValue(flushEvery),
-                    Queues = parse.GetValue(queues),
-                    Packed = parse.GetValue(packed),
-                    EventIdx = !parse.GetValue(noEventIdx),
-                    Indirect = !parse.GetValue(noIndirect),
-                    Legacy = parse.GetValue(legacy),
-                    Seed = parse.GetValue(seed),
-                    Verify = parse.GetValue(verify),
-                };
+                RunSettings settings = shared.Bind(parse, imagePath);
                 settings.Validate();
                 if (settings.Image is not null && !File.Exists(settings.Image))
                 {
