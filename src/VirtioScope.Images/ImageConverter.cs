@@ -26,12 +26,20 @@ public sealed record ConvertOptions
 
     /// <summary>An image whose content the target already shows through (qemu-img's -B): equal ranges are skipped.</summary>
     public IDiskImage? TargetBacking { get; init; }
+
+    /// <summary>
+    /// Write chunks in the order their compression finishes rather than in disk order (qemu-img's -W): no chunk waits
+    /// behind a slower one, at the price of a target laid out out of order.
+    /// </summary>
+    public bool OutOfOrder { get; init; }
 }
 
+
 /// <summary>
-/// Copies the concatenation of source images into a target through a bounded, ordered pipeline: a reader, compression
-/// spread over all cores, and a writer, overlapping. At most 128 MiB of chunks are queued (plus one being read and one
-/// being written), which keeps memory below 256 MiB for any image size and core count.
+/// Copies the concatenation of source images into a target through a bounded pipeline: a reader, compression spread
+/// over all cores, and a writer, overlapping. Like qemu-img, it asks the source's allocation map first and reads only
+/// ranges that can hold data, so holes and zero clusters cost neither I/O nor a scan. At most 128 MiB of chunks are in
+/// flight, which keeps memory below 256 MiB for any image size and core count.
 /// </summary>
 public static class ImageConverter
 {
@@ -40,16 +48,6 @@ public static class ImageConverter
     private const int CompressedChunkSize = 2 << 20;
     private const int PlainChunkSize = 8 << 20;
     private const long InFlightBytes = 128L << 20;
-
-    private sealed class Chunk
-    {
-        public long Offset;
-        public int Length;
-        public byte[]? Data;
-        public bool AllZero;
-        public byte[]? Compressed;
-        public int[]? CompressedLengths;
-    }
 
     /// <summary>Runs the conversion; <paramref name="progress"/> receives (bytes done, bytes total).</summary>
     public static void Convert(IReadOnlyList<IDiskImage> sources, IDiskImage target, ConvertOptions options, Action<long, long>? progress = null)
@@ -72,63 +70,108 @@ public static class ImageConverter
                 throw new ImageException(ImageErrorKind.UnsupportedFeature, target.FilePath, "cluster_size", "compressed output needs clusters of at most 2 MiB");
             }
         }
+        var writer = new ChunkWriter(target, options, compressor);
         if (compressor is null && options.Workers <= 1)
         {
-            ConvertInline(sources, target, options, total, progress);
-            return;
+            ConvertInline(sources, writer, total, progress);
         }
+        else
+        {
+            ConvertPipelined(sources, writer, options, compressor, total, progress);
+        }
+        target.Flush();
+    }
+
+    // One thread reads and writes in turn: no hand-over between threads, each of which costs a scheduler round trip.
+    private static void ConvertInline(IReadOnlyList<IDiskImage> sources, ChunkWriter writer, long total, Action<long, long>? progress)
+    {
+        long done = 0;
+        foreach (ConvertChunk chunk in EnumerateChunks(sources, PlainChunkSize, writer.NeedsWholeChunks, CancellationToken.None))
+        {
+            try
+            {
+                writer.Write(chunk);
+            }
+            finally
+            {
+                chunk.ReturnBuffers();
+            }
+            done += chunk.Length;
+            progress?.Invoke(done, total);
+        }
+    }
+
+    private static void ConvertPipelined(IReadOnlyList<IDiskImage> sources, ChunkWriter writer, ConvertOptions options, ICompressedWriter? compressor, long total, Action<long, long>? progress)
+    {
         int workers = Math.Max(1, options.Workers);
         int chunkSize = compressor is null ? PlainChunkSize : CompressedChunkSize;
         int capacity = (int)Math.Clamp(workers * 2L, 2, InFlightBytes / chunkSize);
-        using var queue = new BlockingCollection<Task<Chunk>>(capacity);
+        bool outOfOrder = options.OutOfOrder && compressor is not null;
+
+        // The reader takes a slot before reading a chunk and the writer gives it back after writing it: that bounds
+        // memory whatever order chunks complete in. Tasks reach the writer in read order, or with -W as they finish.
+        using var slots = new SemaphoreSlim(capacity);
+        using var queue = new BlockingCollection<Task<ConvertChunk>>();
+        using var cancel = new CancellationTokenSource();
+        int outstanding = 1; // the reader's own token, so the queue completes only after the reader and all tasks
+        void Finish()
+        {
+            if (Interlocked.Decrement(ref outstanding) == 0)
+            {
+                queue.CompleteAdding();
+            }
+        }
+
         Exception? readerError = null;
         var reader = new Thread(() =>
         {
             try
             {
-                long virtualOffset = 0;
-                foreach (IDiskImage source in sources)
+                foreach (ConvertChunk chunk in EnumerateChunks(sources, chunkSize, writer.NeedsWholeChunks, cancel.Token, slots))
                 {
-                    for (long pos = 0; pos < source.VirtualSize; pos += chunkSize)
+                    Task<ConvertChunk> task = compressor is null || chunk.Data is null
+                        ? Task.FromResult(chunk)
+                        : Task.Run(() => CompressChunk(compressor, chunk));
+                    if (outOfOrder)
                     {
-                        Chunk chunk = ReadChunk(source, pos, virtualOffset + pos, chunkSize);
-                        queue.Add(compressor is null || chunk.AllZero ? Task.FromResult(chunk) : Task.Run(() => CompressChunk(compressor, chunk)));
+                        Interlocked.Increment(ref outstanding);
+                        task.ContinueWith(t => { queue.Add(t); Finish(); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                     }
-                    virtualOffset += source.VirtualSize;
+                    else
+                    {
+                        queue.Add(task);
+                    }
                 }
             }
-            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
+            catch (OperationCanceledException)
+            {
+                // The writer failed and stopped taking chunks; its error is the one reported.
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or InvalidDataException)
             {
                 readerError = e;
             }
             finally
             {
-                queue.CompleteAdding();
+                Finish();
             }
         })
         { IsBackground = true, Name = "convert-reader" };
         reader.Start();
         long done = 0;
-        byte[]? compare = options.TargetBacking is null ? null : new byte[chunkSize];
         try
         {
-            foreach (Task<Chunk> task in queue.GetConsumingEnumerable())
+            foreach (Task<ConvertChunk> task in queue.GetConsumingEnumerable())
             {
-                Chunk chunk = task.GetAwaiter().GetResult();
+                ConvertChunk chunk = task.GetAwaiter().GetResult();
                 try
                 {
-                    WriteChunk(target, chunk, options, compressor, compare);
+                    writer.Write(chunk);
                 }
                 finally
                 {
-                    if (chunk.Data is not null)
-                    {
-                        ArrayPool<byte>.Shared.Return(chunk.Data);
-                    }
-                    if (chunk.Compressed is not null)
-                    {
-                        ArrayPool<byte>.Shared.Return(chunk.Compressed);
-                    }
+                    chunk.ReturnBuffers();
+                    slots.Release();
                 }
                 done += chunk.Length;
                 progress?.Invoke(done, total);
@@ -136,209 +179,83 @@ public static class ImageConverter
         }
         finally
         {
-            // Drain so the reader can finish even when the writer failed.
-            while (queue.TryTake(out Task<Chunk>? left, 100) || !queue.IsCompleted)
-            {
-                if (left is not null && left.IsCompletedSuccessfully)
-                {
-                    Chunk c = left.Result;
-                    if (c.Data is not null)
-                    {
-                        ArrayPool<byte>.Shared.Return(c.Data);
-                    }
-                }
-            }
+            cancel.Cancel();
             reader.Join();
         }
         if (readerError is not null)
         {
             throw new IOException(readerError.Message, readerError);
         }
-        target.Flush();
     }
 
-    // One thread reads and writes in turn: no hand-over between threads, each of which costs a scheduler round trip.
-    private static void ConvertInline(IReadOnlyList<IDiskImage> sources, IDiskImage target, ConvertOptions options, long total, Action<long, long>? progress)
+    // Splits the sources into chunks, in target order, reading only what the allocation map says may hold data.
+    // With whole chunks, the bytes between segments are zeroed too, so every byte of the buffer is valid.
+    private static IEnumerable<ConvertChunk> EnumerateChunks(IReadOnlyList<IDiskImage> sources, int chunkSize, bool wholeChunks, CancellationToken cancel, SemaphoreSlim? slots = null)
     {
-        byte[]? compare = options.TargetBacking is null ? null : new byte[PlainChunkSize];
-        long virtualOffset = 0;
-        long done = 0;
+        long targetOffset = 0;
         foreach (IDiskImage source in sources)
         {
-            for (long pos = 0; pos < source.VirtualSize; pos += PlainChunkSize)
+            for (long pos = 0; pos < source.VirtualSize; pos += chunkSize)
             {
-                Chunk chunk = ReadChunk(source, pos, virtualOffset + pos, PlainChunkSize);
-                try
-                {
-                    WriteChunk(target, chunk, options, null, compare);
-                }
-                finally
-                {
-                    if (chunk.Data is not null)
-                    {
-                        ArrayPool<byte>.Shared.Return(chunk.Data);
-                    }
-                }
-                done += chunk.Length;
-                progress?.Invoke(done, total);
+                slots?.Wait(cancel);
+                int length = (int)Math.Min(chunkSize, source.VirtualSize - pos);
+                yield return ReadChunk(source, pos, targetOffset + pos, length, chunkSize, wholeChunks);
             }
-            virtualOffset += source.VirtualSize;
+            targetOffset += source.VirtualSize;
         }
-        target.Flush();
     }
 
-    private static Chunk ReadChunk(IDiskImage source, long pos, long targetOffset, int chunkSize)
+    private static ConvertChunk ReadChunk(IDiskImage source, long pos, long targetOffset, int length, int bufferSize, bool wholeChunk)
     {
-        int length = (int)Math.Min(chunkSize, source.VirtualSize - pos);
-        var chunk = new Chunk { Offset = targetOffset, Length = length };
-        if (ImageMap.IsZero(source, pos, length))
+        var chunk = new ConvertChunk(targetOffset, length);
+        for (int at = 0; at < length;)
         {
-            chunk.AllZero = true;
+            MapRecord r = ImageMap.Resolve(source, pos + at, length - at);
+            int n = (int)Math.Min(r.Length, length - at);
+            if (!r.Zero)
+            {
+                chunk.AddSegment(at, n);
+            }
+            at += n;
+        }
+        if (chunk.Segments.Count == 0)
+        {
             return chunk;
         }
-        chunk.Data = ArrayPool<byte>.Shared.Rent(chunkSize);
-        source.Read(pos, chunk.Data.AsSpan(0, length));
-        chunk.AllZero = !chunk.Data.AsSpan(0, length).ContainsAnyExcept((byte)0);
+        byte[] data = ArrayPool<byte>.Shared.Rent(bufferSize);
+        chunk.Data = data;
+        int gapStart = 0;
+        foreach (ConvertSegment s in chunk.Segments)
+        {
+            if (wholeChunk)
+            {
+                data.AsSpan(gapStart, s.Start - gapStart).Clear();
+            }
+            source.Read(pos + s.Start, data.AsSpan(s.Start, s.Length));
+            gapStart = s.End;
+        }
+        if (wholeChunk)
+        {
+            data.AsSpan(gapStart, length - gapStart).Clear();
+        }
         return chunk;
     }
 
-    private static Chunk CompressChunk(ICompressedWriter writer, Chunk chunk)
+    private static ConvertChunk CompressChunk(ICompressedWriter writer, ConvertChunk chunk)
     {
         int cs = writer.ClusterSize;
         int clusters = chunk.Length / cs;
-        chunk.Compressed = ArrayPool<byte>.Shared.Rent(Math.Max(1, clusters) * cs);
-        chunk.CompressedLengths = new int[clusters];
+        byte[] output = ArrayPool<byte>.Shared.Rent(Math.Max(1, clusters) * cs);
+        chunk.Compressed = output;
+        int[] lengths = new int[clusters];
+        chunk.CompressedLengths = lengths;
         for (int i = 0; i < clusters; i++)
         {
             ReadOnlySpan<byte> cluster = chunk.Data.AsSpan(i * cs, cs);
-            chunk.CompressedLengths[i] = cluster.ContainsAnyExcept((byte)0)
-                ? writer.Compress(cluster, chunk.Compressed.AsSpan(i * cs, cs))
+            lengths[i] = cluster.ContainsAnyExcept((byte)0)
+                ? writer.Compress(cluster, output.AsSpan(i * cs, cs))
                 : 0;
         }
         return chunk;
-    }
-
-    private static void WriteChunk(IDiskImage target, Chunk chunk, ConvertOptions options, ICompressedWriter? compressor, byte[]? compare)
-    {
-        if (options.TargetBacking is { } backing && compare is not null)
-        {
-            WriteAgainstBacking(target, chunk, backing, compare);
-            return;
-        }
-        if (chunk.AllZero)
-        {
-            if (options.TargetHasData)
-            {
-                target.WriteZeroes(chunk.Offset, chunk.Length, ZeroingMode.MayUnmap);
-            }
-            else if (options.SparseSize == 0)
-            {
-                WriteZeroBuffer(target, chunk.Offset, chunk.Length);
-            }
-            return;
-        }
-        ReadOnlySpan<byte> data = chunk.Data.AsSpan(0, chunk.Length);
-        if (compressor is not null && chunk.CompressedLengths is not null)
-        {
-            int cs = compressor.ClusterSize;
-            long firstCluster = chunk.Offset / cs;
-            for (int i = 0; i < chunk.CompressedLengths.Length; i++)
-            {
-                int n = chunk.CompressedLengths[i];
-                if (n > 0)
-                {
-                    compressor.WriteCompressed(firstCluster + i, chunk.Compressed.AsSpan(i * cs, n));
-                }
-                else if (n < 0)
-                {
-                    target.Write(chunk.Offset + ((long)i * cs), data.Slice(i * cs, cs));
-                }
-                else if (options.TargetHasData)
-                {
-                    target.WriteZeroes(chunk.Offset + ((long)i * cs), cs, ZeroingMode.MayUnmap);
-                }
-            }
-            int tail = chunk.CompressedLengths.Length * cs;
-            if (tail < chunk.Length)
-            {
-                target.Write(chunk.Offset + tail, data[tail..]);
-            }
-            return;
-        }
-        WriteSparse(target, chunk.Offset, data, options);
-    }
-
-    // Writes data, skipping zero runs of at least SparseSize aligned to the target's allocation unit.
-    private static void WriteSparse(IDiskImage target, long offset, ReadOnlySpan<byte> data, ConvertOptions options)
-    {
-        int unit = (int)Math.Max(options.SparseSize, (target as IImageDetails)?.ClusterSize ?? 4096);
-        if (options.SparseSize == 0)
-        {
-            target.Write(offset, data);
-            return;
-        }
-        int start = 0;
-        while (start < data.Length)
-        {
-            int len = Math.Min(unit, data.Length - start);
-            bool zero = !data.Slice(start, len).ContainsAnyExcept((byte)0);
-            int end = start + len;
-            while (end < data.Length)
-            {
-                int l = Math.Min(unit, data.Length - end);
-                if (data.Slice(end, l).ContainsAnyExcept((byte)0) == zero)
-                {
-                    break;
-                }
-                end += l;
-            }
-            if (!zero)
-            {
-                target.Write(offset + start, data[start..end]);
-            }
-            else if (options.TargetHasData)
-            {
-                target.WriteZeroes(offset + start, end - start, ZeroingMode.MayUnmap);
-            }
-            start = end;
-        }
-    }
-
-    private static void WriteAgainstBacking(IDiskImage target, Chunk chunk, IDiskImage backing, byte[] compare)
-    {
-        Span<byte> base_ = compare.AsSpan(0, chunk.Length);
-        base_.Clear();
-        if (chunk.Offset < backing.VirtualSize)
-        {
-            int n = (int)Math.Min(chunk.Length, backing.VirtualSize - chunk.Offset);
-            backing.Read(chunk.Offset, base_[..n]);
-        }
-        ReadOnlySpan<byte> data = chunk.AllZero ? new byte[chunk.Length] : chunk.Data.AsSpan(0, chunk.Length);
-        if (!data.SequenceEqual(base_))
-        {
-            int unit = (target as IImageDetails)?.ClusterSize ?? 65536;
-            for (int off = 0; off < data.Length; off += unit)
-            {
-                int len = Math.Min(unit, data.Length - off);
-                if (!data.Slice(off, len).SequenceEqual(base_.Slice(off, len)))
-                {
-                    target.Write(chunk.Offset + off, data.Slice(off, len));
-                }
-            }
-        }
-    }
-
-    private static void WriteZeroBuffer(IDiskImage target, long offset, int length)
-    {
-        byte[] zeros = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            Array.Clear(zeros, 0, length);
-            target.Write(offset, zeros.AsSpan(0, length));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(zeros);
-        }
     }
 }

@@ -105,6 +105,49 @@ public sealed class ImageVerbTests
         Tools.AssertOk(Tools.Run("qemu-img", "check", dst));
     }
 
+    [Theory]
+    [InlineData("raw")]
+    [InlineData("qcow2")]
+    [InlineData("qcow2", "-c")]
+    [InlineData("qcow2", "-c", "-W")]
+    [InlineData("qcow2", "-m", "1")]
+    public void Convert_reads_holes_and_backing_chains_by_allocation_and_matches_qemu_img(string format, params string[] flags)
+    {
+        using var dir = new TempDir();
+        // A sparse raw file whose 4 KiB data runs straddle 64 KiB clusters and 2 MiB chunks, under a two-level chain
+        // with 4 KiB clusters whose top layer overwrites, zeroes and discards parts of what is below.
+        string raw = dir.File("base.raw");
+        using (FileStream f = File.Create(raw))
+        {
+            f.SetLength(9 << 20);
+            var rng = new Random(5);
+            byte[] block = new byte[12 << 10];
+            foreach (long at in new long[] { 4 << 10, 60 << 10, (2 << 20) - (4 << 10), 3 << 20, (8 << 20) + (52 << 10) })
+            {
+                rng.NextBytes(block);
+                f.Position = at;
+                f.Write(block);
+            }
+        }
+        string mid = dir.File("mid.qcow2");
+        Tools.Qemu("create", "-f", "qcow2", "-o", "cluster_size=4096", "-b", raw, "-F", "raw", mid);
+        Tools.QemuIo(mid, "write -P 0x5a 1M 68k");
+        string top = dir.File("top.qcow2");
+        Tools.Qemu("create", "-f", "qcow2", "-b", mid, "-F", "qcow2", top);
+        Tools.QemuIo(top, "write -P 0x33 2044k 8k");
+        Tools.QemuIo(top, "write -z 64k 64k");
+        Tools.QemuIo(top, "write -P 0 3M 4k");
+        string expected = dir.File("expected.raw");
+        Tools.Qemu("convert", "-O", "raw", top, expected);
+        string dst = dir.File("out." + format);
+        Tools.AssertOk(Tools.Cli(["convert", "-O", format, .. flags, top, dst]));
+        if (format == "qcow2")
+        {
+            Tools.AssertCleanAndEqual(dst, expected);
+        }
+        Tools.Qemu("compare", "-f", format, "-F", "raw", dst, expected);
+    }
+
     [Fact]
     public void Convert_n_writes_into_an_existing_image()
     {

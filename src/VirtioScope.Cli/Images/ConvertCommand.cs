@@ -22,7 +22,7 @@ internal static class ConvertCommand
         var backing = new Option<string?>("-B") { Description = "Backing file of the output; ranges equal to it are not written" };
         var backingFormat = new Option<string?>("-F") { Description = "Format of the -B backing file" };
         var workers = new Option<int>("-m") { Description = "Parallel workers (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var outOfOrder = new Option<bool>("-W") { Description = "Allow out-of-order writes (accepted; writes are ordered anyway)" };
+        var outOfOrder = new Option<bool>("-W") { Description = "Allow out-of-order writes: with -c, clusters are stored as their compression finishes" };
         var snapshot = new Option<string?>("-l") { Description = "Convert this internal snapshot of the source (id or name)" };
         var quiet = new Option<bool>("-q") { Description = "Print nothing" };
         var cache = new Option<string>("-t") { Description = "Output cache mode: unsafe (default, as qemu-img: no flushes) or writeback", DefaultValueFactory = _ => "unsafe" };
@@ -85,6 +85,7 @@ internal static class ConvertCommand
                     Workers = Math.Max(1, pr.GetValue(workers)),
                     TargetHasData = existing,
                     TargetBacking = targetBacking,
+                    OutOfOrder = pr.GetValue(outOfOrder),
                 };
                 string mode = pr.GetValue(progressMode) ?? (pr.GetValue(progress) ? "auto" : "none");
                 IDiskImage t = target;
