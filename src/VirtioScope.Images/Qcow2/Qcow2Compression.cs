@@ -5,7 +5,8 @@ namespace VirtioScope.Images.Qcow2;
 
 /// <summary>
 /// Compressed-cluster codecs. zlib goes through the system libz because QEMU writes and reads raw deflate with a 4 KiB
-/// window (windowBits -12), which the BCL's DeflateStream cannot produce; zstd uses ZstdSharp.
+/// window (windowBits -12), which the BCL's DeflateStream cannot produce; zstd goes through the system libzstd when it
+/// loads (<see cref="NativeZstd"/>) and through ZstdSharp otherwise.
 /// </summary>
 internal static unsafe partial class Qcow2Compression
 {
@@ -74,10 +75,7 @@ internal static unsafe partial class Qcow2Compression
     }
 
     private static int CompressZstd(ReadOnlySpan<byte> source, Span<byte> destination)
-    {
-        t_zstdCompressor ??= new Compressor();
-        return t_zstdCompressor.TryWrap(source, destination, out int written) ? written : -1;
-    }
+        => NativeZstd.IsAvailable ? NativeZstd.Compress(source, destination) : CompressZstdManaged(source, destination);
 
     private static int CompressZlib(ReadOnlySpan<byte> source, Span<byte> destination)
     {
@@ -142,6 +140,17 @@ internal static unsafe partial class Qcow2Compression
     }
 
     private static bool DecompressZstd(ReadOnlySpan<byte> source, Span<byte> destination)
+        => NativeZstd.IsAvailable ? NativeZstd.Decompress(source, destination) : DecompressZstdManaged(source, destination);
+
+    /// <summary>The managed codec, used where libzstd is missing; internal so tests cross-check it against the native one.</summary>
+    internal static int CompressZstdManaged(ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        t_zstdCompressor ??= new Compressor();
+        return t_zstdCompressor.TryWrap(source, destination, out int written) ? written : -1;
+    }
+
+    /// <summary>The managed decompressor (see <see cref="CompressZstdManaged"/>).</summary>
+    internal static bool DecompressZstdManaged(ReadOnlySpan<byte> source, Span<byte> destination)
     {
         t_zstdDecompressor ??= new Decompressor();
         // The descriptor covers whole sectors; trim to the frame so trailing bytes of a neighbour are not parsed.
