@@ -222,7 +222,14 @@ public sealed class ImageVerbTests
             f.Position = 192 * 1024;
             f.Write(new byte[65536].Select(_ => (byte)1).ToArray());
         }
-        foreach (string img in new[] { b, t, raw })
+        // Zeroed without unmapping: the clusters (and, with extended L2, the subclusters) keep their host offsets.
+        string z = dir.File("z.qcow2");
+        Tools.Qemu("create", "-f", "qcow2", z, "1M");
+        Tools.QemuIo(z, "write -P 5 0 512k", "write -z 128k 128k");
+        string x = dir.File("x.qcow2");
+        Tools.Qemu("create", "-f", "qcow2", "-o", "extended_l2=on", x, "1M");
+        Tools.QemuIo(x, "write -P 6 0 64k", "write -z 8k 8k");
+        foreach (string img in new[] { b, t, raw, z, x })
         {
             string theirs = Tools.Qemu("map", "--output", "json", img);
             var ours = Tools.Cli("map", "--output", "json", img);

@@ -530,8 +530,10 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                 _ => ExtentKind.Unallocated,
             };
             bool compressed = state == ClusterState.Compressed;
-            long host = state == ClusterState.Normal ? Qcow2Geometry.HostOffset(entry) + inCluster : -1;
-            string? hostFile = state == ClusterState.Normal ? _dataPath ?? FilePath : null;
+            // A preallocated zero cluster (or zero subcluster of an allocated cluster) keeps its address: qemu-img map prints it.
+            bool addressed = state == ClusterState.Normal || (state == ClusterState.Zero && Qcow2Geometry.HostOffset(entry) != 0);
+            long host = addressed ? Qcow2Geometry.HostOffset(entry) + inCluster : -1;
+            string? hostFile = addressed ? _dataPath ?? FilePath : null;
             if (first is null)
             {
                 first = new ImageExtent(pos, runLength, kind, hostFile, host) { Compressed = compressed };
