@@ -12,8 +12,13 @@ public sealed partial class Qcow2Image : ICheckableImage
         {
             FlushMetadataLocked();
             CheckReport first = CheckLocked(repair == CheckRepair.None || IsReadOnly ? CheckRepair.None : repair);
-            if (repair == CheckRepair.None || IsReadOnly || (first.Leaks == 0 && first.Corruptions == 0))
+            if (repair == CheckRepair.None || IsReadOnly)
             {
+                return first;
+            }
+            if (first.Leaks == 0 && first.Corruptions == 0)
+            {
+                MarkCleanAfterRepairLocked(first);
                 return first;
             }
             CheckReport after = CheckLocked(CheckRepair.None);
@@ -23,7 +28,19 @@ public sealed partial class Qcow2Image : ICheckableImage
             {
                 after.Messages.Insert(after.Messages.Count, m);
             }
+            MarkCleanAfterRepairLocked(after);
             return after;
+        }
+    }
+
+    // As qemu-img: a repair that leaves no corruption makes a dirty (lazy refcounts) image clean.
+    private void MarkCleanAfterRepairLocked(CheckReport report)
+    {
+        if (report.Corruptions == 0 && report.CheckErrors == 0 && (_header.IncompatibleFeatures & IncompatDirty) != 0)
+        {
+            _header.IncompatibleFeatures &= ~IncompatDirty;
+            WriteHeaderField(IncompatibleFeaturesOffset, _header.IncompatibleFeatures);
+            Sync(_file);
         }
     }
 
@@ -94,6 +111,7 @@ public sealed partial class Qcow2Image : ICheckableImage
                 scan.Count(s.L1Offset, (long)s.L1Size * 8, $"snapshot '{s.Name}' L1 table");
                 WalkL1(ReadTableRaw(s.L1Offset, s.L1Size), scan, active: false);
             }
+            CountBitmaps(scan, fileLength, report);
             int blockBits = _geo.ClusterBits + 3 - _header.RefcountOrder;
             ulong Refcount(long c)
             {
@@ -278,6 +296,37 @@ public sealed partial class Qcow2Image : ICheckableImage
                     }
                     lastHost = host;
                 }
+            }
+        }
+    }
+
+    // Persistent bitmaps own their directory, tables and data clusters; without counting them every one is a "leak",
+    // and a repair would free clusters the bitmaps still point at.
+    private void CountBitmaps(RefScan scan, long fileLength, CheckReport report)
+    {
+        Qcow2Bitmaps? bitmaps;
+        try
+        {
+            bitmaps = Qcow2Bitmaps.Read(_header, _file, fileLength, FilePath);
+        }
+        catch (ImageException e)
+        {
+            report.Corruptions++;
+            report.Messages.Add($"ERROR bitmaps: {e.Message}");
+            return;
+        }
+        if (bitmaps is null)
+        {
+            return;
+        }
+        int cs = _header.ClusterSize;
+        scan.Count(bitmaps.DirectoryOffset, bitmaps.DirectorySize, "bitmap directory");
+        foreach (Qcow2Bitmaps.Bitmap b in bitmaps.Items)
+        {
+            scan.Count(b.TableOffset, (long)b.TableSize * 8, $"bitmap '{b.Name}' table");
+            foreach (long data in Qcow2Bitmaps.DataClusters(ReadTableRaw(b.TableOffset, (int)b.TableSize)))
+            {
+                scan.Count(data, cs, $"bitmap '{b.Name}' data cluster");
             }
         }
     }

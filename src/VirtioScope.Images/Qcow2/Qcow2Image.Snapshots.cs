@@ -144,6 +144,11 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
         {
             throw new ImageException(ImageErrorKind.InvalidOption, FilePath, "size", "new size must not be negative");
         }
+        if (_hasBitmaps)
+        {
+            // Bitmap tables are sized for the virtual size; QEMU refuses too.
+            throw new ImageException(ImageErrorKind.UnsupportedFeature, FilePath, "bitmaps", "cannot resize an image that has persistent bitmaps");
+        }
         lock (_lock)
         {
             FlushMetadataLocked();

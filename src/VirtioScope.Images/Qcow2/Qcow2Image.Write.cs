@@ -261,7 +261,17 @@ public sealed partial class Qcow2Image
         {
             return;
         }
-        _refcounts.WriteDirty();
+        bool lazy = (_header.CompatibleFeatures & CompatLazyRefcounts) != 0;
+        if (lazy)
+        {
+            // Lazy refcounts: mark the image dirty once and keep refcount updates in memory until a clean close; a
+            // crash leaves a dirty image whose refcounts are rebuilt from the mapping on the next read-write open.
+            MarkDirtyLocked();
+        }
+        else
+        {
+            _refcounts.WriteDirty();
+        }
         if (!ReferenceEquals(_data, _file))
         {
             Sync(_data);
@@ -305,9 +315,41 @@ public sealed partial class Qcow2Image
             // for data: start packing in a fresh cluster.
             _compressedCursor = 0;
             _pendingFrees.Clear();
-            _refcounts.WriteDirty();
-            Sync(_file);
+            if (!lazy)
+            {
+                _refcounts.WriteDirty();
+                Sync(_file);
+            }
         }
+    }
+
+    private void MarkDirtyLocked()
+    {
+        if ((_header.IncompatibleFeatures & IncompatDirty) != 0)
+        {
+            return;
+        }
+        _header.IncompatibleFeatures |= IncompatDirty;
+        WriteHeaderField(IncompatibleFeaturesOffset, _header.IncompatibleFeatures);
+        Sync(_file);
+        _dirtiedHere = true;
+    }
+
+    /// <summary>
+    /// On a clean close of a lazy-refcounts image this session made dirty: refcounts to disk, then the dirty bit
+    /// cleared. A bit found set at open (and not repaired) is left alone: its refcounts are still to be rebuilt.
+    /// </summary>
+    private void MarkCleanLocked()
+    {
+        if (_refcounts is null || !_dirtiedHere)
+        {
+            return;
+        }
+        _refcounts.WriteDirty();
+        Sync(_file);
+        _header.IncompatibleFeatures &= ~IncompatDirty;
+        WriteHeaderField(IncompatibleFeaturesOffset, _header.IncompatibleFeatures);
+        Sync(_file);
     }
 
     private void WriteL1Locked()

@@ -31,6 +31,8 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
     private List<Qcow2Snapshot> _snapshots;
     private Qcow2Refcounts? _refcounts;
     private long _fileLength;
+    private bool _hasBitmaps;
+    private bool _dirtiedHere;
     private long _compressedCursor;
     private long _snapshotTableBytes;
     private bool _disposed;
@@ -204,10 +206,10 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
     private void PrepareForWriting(ImageOpenOptions options)
     {
         _refcounts = new Qcow2Refcounts(_file, _header, FilePath, _fileLength) { Cache = _cache };
-        ulong unknownAutoclear = _header.AutoclearFeatures & ~AutoclearDataFileRaw;
+        ulong unknownAutoclear = _header.AutoclearFeatures & ~(AutoclearDataFileRaw | AutoclearBitmaps);
         if (unknownAutoclear != 0)
         {
-            // We do not maintain bitmaps (or any other auto-clear feature): clear their bits before writing, as the spec requires.
+            // Auto-clear features we do not maintain: clear their bits before writing, as the spec requires.
             _header.AutoclearFeatures &= ~unknownAutoclear;
             WriteHeaderField(AutoclearFeaturesOffset, _header.AutoclearFeatures);
         }
@@ -219,6 +221,57 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
             WriteHeaderField(IncompatibleFeaturesOffset, _header.IncompatibleFeatures);
             Sync(_file);
         }
+        _hasBitmaps = (_header.AutoclearFeatures & AutoclearBitmaps) != 0 && MarkBitmapsAllDirty();
+    }
+
+    /// <summary>
+    /// Keeps persistent bitmaps valid without tracking writes: every enabled bitmap becomes all ones (everything dirty,
+    /// which covers whatever we write; an incremental backup then copies everything) and its data clusters are freed.
+    /// Disabled bitmaps record nothing and stay as they are. Returns whether the image has bitmaps.
+    /// </summary>
+    private bool MarkBitmapsAllDirty()
+    {
+        Qcow2Bitmaps? bitmaps = Qcow2Bitmaps.Read(_header, _file, _fileLength, FilePath);
+        if (bitmaps is null)
+        {
+            return false;
+        }
+        int cs = _header.ClusterSize;
+        var freed = new List<long>();
+        foreach (Qcow2Bitmaps.Bitmap b in bitmaps.Items.Where(b => b.Enabled && !b.InUse))
+        {
+            ulong[] table = ReadTableRaw(b.TableOffset, (int)b.TableSize);
+            if (Array.TrueForAll(table, e => e == Qcow2Bitmaps.AllOnes))
+            {
+                continue;
+            }
+            foreach (long data in Qcow2Bitmaps.DataClusters(table))
+            {
+                if (data % cs != 0 || data >= _fileLength)
+                {
+                    throw new ImageException(ImageErrorKind.InvalidField, FilePath, "bitmap table", $"bitmap '{b.Name}' points at 0x{data:x}, unaligned or past the end of the file");
+                }
+                freed.Add(data >> _geo.ClusterBits);
+            }
+            byte[] ones = new byte[table.Length * 8L];
+            for (int i = 0; i < table.Length; i++)
+            {
+                BinaryPrimitives.WriteUInt64BigEndian(ones.AsSpan(i * 8), Qcow2Bitmaps.AllOnes);
+            }
+            RandomAccess.Write(_file, ones, b.TableOffset);
+        }
+        if (freed.Count > 0)
+        {
+            // The tables no longer point at the data clusters before their refcounts drop: a crash in between leaks.
+            Sync(_file);
+            foreach (long cluster in freed)
+            {
+                _refcounts!.Add(cluster, -1);
+            }
+            _refcounts!.WriteDirty();
+            Sync(_file);
+        }
+        return true;
     }
 
     private void Sync(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
@@ -582,7 +635,11 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
         {
             if (!IsReadOnly)
             {
-                Flush();
+                lock (_lock)
+                {
+                    FlushMetadataLocked();
+                    MarkCleanLocked();
+                }
             }
         }
         finally
