@@ -1,3 +1,4 @@
+using System.Globalization;
 using VirtioScope.Images;
 using VirtioScope.Mount.Partitions;
 
@@ -49,6 +50,22 @@ public sealed class PartitionTableTests : IDisposable
             f.Position = 512;
             f.Write(new byte[8]);
         }
+        Assert.Equal(expected, Parsed(raw));
+    }
+
+    [Fact]
+    public void Gpt_on_a_disk_with_4_KiB_logical_sectors_matches_fdisk()
+    {
+        string raw = Path.Combine(_dir, "gpt4k.raw");
+        File.WriteAllBytes(raw, new byte[32 << 20]);
+        Shell.Bash($"printf 'g\\nn\\n1\\n256\\n+4M\\nn\\n3\\n\\n+8M\\nw\\n' | fdisk -b 4096 '{raw}' >/dev/null");
+        // fdisk's own reading, in 4 KiB sectors: "raw1 256 1279 1024 4M Linux filesystem".
+        List<(int, long, long)> expected = Shell.Ok("fdisk", "-l", "-b", "4096", "-o", "Device,Start,Sectors", raw)
+            .Split('\n').Where(l => l.StartsWith(raw, StringComparison.Ordinal))
+            .Select(l => l[raw.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(f => (int.Parse(f[0], CultureInfo.InvariantCulture), long.Parse(f[1], CultureInfo.InvariantCulture) * 4096, long.Parse(f[2], CultureInfo.InvariantCulture) * 4096))
+            .ToList();
+        Assert.Equal([1, 3], expected.Select(e => e.Item1));
         Assert.Equal(expected, Parsed(raw));
     }
 

@@ -5,7 +5,8 @@ namespace VirtioScope.Mount.Partitions;
 /// <summary>
 /// GPT: the header at LBA 1 ("EFI PART") and its partition entry array. Entries with a non-zero type GUID are
 /// partitions, numbered by their index plus one as Linux does. When the primary header is damaged, the backup
-/// header in the last sector is used.
+/// header in the last sector is used. The logical sector size (512 or 4096, as on 4Kn disks and VHDX images with
+/// 4 KiB logical sectors) is found by where the header is, since LBA 1 is at byte 512 or 4096.
 /// </summary>
 internal static class GptParser
 {
@@ -17,15 +18,16 @@ internal static class GptParser
     private const int EntryLastLba = 40;
     private const int MaxEntries = 1024;
 
+    private static readonly int[] SectorSizes = [512, 4096];
+
     public static IReadOnlyList<Partition> Parse(SectorReader read, long diskSize)
     {
-        int sector = PartitionTable.SectorSize;
-        byte[] header = new byte[sector];
-        read(sector, header);
-        if (BinaryPrimitives.ReadUInt64LittleEndian(header) != Signature)
+        byte[] header = new byte[512];
+        int sector = FindHeader(read, diskSize, header, backup: false);
+        if (sector == 0)
         {
-            read((diskSize / sector - 1) * sector, header);
-            if (BinaryPrimitives.ReadUInt64LittleEndian(header) != Signature)
+            sector = FindHeader(read, diskSize, header, backup: true);
+            if (sector == 0)
             {
                 return [];
             }
@@ -65,5 +67,24 @@ internal static class GptParser
             result.Add(new Partition(i + 1, offset, length, type.ToString()));
         }
         return result;
+    }
+
+    // Looks for "EFI PART" at LBA 1 (primary) or the last LBA (backup) for each sector size; returns the size or 0.
+    private static int FindHeader(SectorReader read, long diskSize, byte[] header, bool backup)
+    {
+        foreach (int sector in SectorSizes)
+        {
+            long at = backup ? ((diskSize / sector) - 1) * sector : sector;
+            if (at <= 0 || at + header.Length > diskSize)
+            {
+                continue;
+            }
+            read(at, header);
+            if (BinaryPrimitives.ReadUInt64LittleEndian(header) == Signature)
+            {
+                return sector;
+            }
+        }
+        return 0;
     }
 }

@@ -5,7 +5,7 @@ namespace VirtioScope.Mount.Partitions;
 /// <summary>Finds the partitions of a virtual disk: GPT when the MBR is protective (type EE), else MBR, else none.</summary>
 public static class PartitionTable
 {
-    /// <summary>The logical sector size the tables are read with.</summary>
+    /// <summary>The logical sector size MBR tables are read with (GPT finds its own: 512 or 4096).</summary>
     public const int SectorSize = 512;
 
     /// <summary>Reads the partitions of <paramref name="image"/>; an absent or unreadable table gives none.</summary>
