@@ -3,11 +3,19 @@ using Microsoft.Win32.SafeHandles;
 
 namespace VirtioScope.Block;
 
-/// <summary>The few Linux file calls the BCL does not wrap: fallocate modes and O_DIRECT opens.</summary>
-internal static partial class LinuxFile
+/// <summary>
+/// The few Linux file calls the BCL does not wrap: fallocate modes and O_DIRECT opens. Public so the image library's
+/// raw format uses the same wrappers as the device's raw backend.
+/// </summary>
+public static partial class LinuxFile
 {
+    /// <summary>FALLOC_FL_KEEP_SIZE: the file length does not change.</summary>
     public const int FallocKeepSize = 0x01;
+
+    /// <summary>FALLOC_FL_PUNCH_HOLE: deallocate (must be combined with <see cref="FallocKeepSize"/>).</summary>
     public const int FallocPunchHole = 0x02;
+
+    /// <summary>FALLOC_FL_ZERO_RANGE: make the range read as zeroes, keeping it allocated.</summary>
     public const int FallocZeroRange = 0x10;
 
     private const int ODirect = 0x4000;
@@ -24,7 +32,7 @@ internal static partial class LinuxFile
     /// <summary>Runs fallocate; false when the file system does not support the mode (EOPNOTSUPP), IOException otherwise.</summary>
     public static bool TryFallocate(SafeFileHandle handle, int mode, long offset, long length)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || length <= 0)
         {
             return false;
         }

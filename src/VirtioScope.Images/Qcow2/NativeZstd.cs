@@ -16,10 +16,10 @@ internal static unsafe partial class NativeZstd
     private const int DefaultLevel = 3;
 
     [ThreadStatic]
-    private static CompressionContext? t_compressor;
+    private static Context? t_compressor;
 
     [ThreadStatic]
-    private static DecompressionContext? t_decompressor;
+    private static Context? t_decompressor;
 
     /// <summary>Whether libzstd.so.1 loaded.</summary>
     public static bool IsAvailable { get; } = NativeLibrary.TryLoad(LibZstd, typeof(NativeZstd).Assembly, null, out _);
@@ -27,7 +27,7 @@ internal static unsafe partial class NativeZstd
     /// <summary>Compresses <paramref name="source"/> as one frame; -1 when it does not fit in <paramref name="destination"/>.</summary>
     public static int Compress(ReadOnlySpan<byte> source, Span<byte> destination)
     {
-        t_compressor ??= CompressionContext.Create();
+        t_compressor ??= Context.ForCompression();
         fixed (byte* src = source)
         fixed (byte* dst = destination)
         {
@@ -42,7 +42,7 @@ internal static unsafe partial class NativeZstd
     /// </summary>
     public static bool Decompress(ReadOnlySpan<byte> source, Span<byte> destination)
     {
-        t_decompressor ??= DecompressionContext.Create();
+        t_decompressor ??= Context.ForDecompression();
         fixed (byte* src = source)
         fixed (byte* dst = destination)
         {
@@ -81,48 +81,32 @@ internal static unsafe partial class NativeZstd
     private static partial uint ZSTD_isError(nuint code);
 
     // One context per thread, freed by its finalizer when the thread's static goes away.
-    private sealed class CompressionContext : SafeHandle
+    private sealed class Context : SafeHandle
     {
-        private CompressionContext()
+        private readonly bool _compression;
+
+        private Context(bool compression)
             : base(0, ownsHandle: true)
         {
+            _compression = compression;
         }
 
         public override bool IsInvalid => handle == 0;
 
-        public static CompressionContext Create()
+        public static Context ForCompression() => Create(compression: true);
+
+        public static Context ForDecompression() => Create(compression: false);
+
+        private static Context Create(bool compression)
         {
-            var c = new CompressionContext();
-            c.SetHandle(ZSTD_createCCtx());
-            return c.IsInvalid ? throw new InsufficientMemoryException("ZSTD_createCCtx failed") : c;
+            var c = new Context(compression);
+            c.SetHandle(compression ? ZSTD_createCCtx() : ZSTD_createDCtx());
+            return c.IsInvalid ? throw new InsufficientMemoryException("libzstd could not allocate a context") : c;
         }
 
         protected override bool ReleaseHandle()
         {
-            _ = ZSTD_freeCCtx(handle);
-            return true;
-        }
-    }
-
-    private sealed class DecompressionContext : SafeHandle
-    {
-        private DecompressionContext()
-            : base(0, ownsHandle: true)
-        {
-        }
-
-        public override bool IsInvalid => handle == 0;
-
-        public static DecompressionContext Create()
-        {
-            var c = new DecompressionContext();
-            c.SetHandle(ZSTD_createDCtx());
-            return c.IsInvalid ? throw new InsufficientMemoryException("ZSTD_createDCtx failed") : c;
-        }
-
-        protected override bool ReleaseHandle()
-        {
-            _ = ZSTD_freeDCtx(handle);
+            _ = _compression ? ZSTD_freeCCtx(handle) : ZSTD_freeDCtx(handle);
             return true;
         }
     }

@@ -3,21 +3,18 @@ using Microsoft.Win32.SafeHandles;
 
 namespace VirtioScope.Images.Raw;
 
-/// <summary>Linux file calls the BCL lacks: SEEK_DATA/SEEK_HOLE, fallocate and the allocated block count.</summary>
+/// <summary>Linux file calls the BCL lacks: SEEK_DATA/SEEK_HOLE and the allocated block count (fallocate is Block's <see cref="VirtioScope.Block.LinuxFile"/>).</summary>
 internal static partial class HostFile
 {
-    public const int FallocKeepSize = 0x01;
-    public const int FallocPunchHole = 0x02;
-    public const int FallocZeroRange = 0x10;
+    public const int FallocKeepSize = VirtioScope.Block.LinuxFile.FallocKeepSize;
+    public const int FallocPunchHole = VirtioScope.Block.LinuxFile.FallocPunchHole;
+    public const int FallocZeroRange = VirtioScope.Block.LinuxFile.FallocZeroRange;
     private const int SeekData = 3;
     private const int SeekHole = 4;
     private const int Enxio = 6;
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial long lseek(SafeFileHandle fd, long offset, int whence);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fallocate(SafeFileHandle fd, int mode, long offset, long len);
 
     /// <summary>Next offset at or after <paramref name="offset"/> holding data; -1 when only a hole follows; null when unsupported.</summary>
     public static long? SeekDataFrom(SafeFileHandle handle, long offset) => Seek(handle, offset, SeekData);
@@ -39,25 +36,9 @@ internal static partial class HostFile
         return Marshal.GetLastPInvokeError() == Enxio ? -1 : null;
     }
 
-    /// <summary>Runs fallocate; false when the mode is unsupported here.</summary>
+    /// <summary>Runs fallocate; false when the mode is unsupported here (the device's raw backend shares the wrapper).</summary>
     public static bool TryFallocate(SafeFileHandle handle, int mode, long offset, long length)
-    {
-        if (!OperatingSystem.IsLinux() || length <= 0)
-        {
-            return false;
-        }
-        if (fallocate(handle, mode, offset, length) == 0)
-        {
-            return true;
-        }
-        int errno = Marshal.GetLastPInvokeError();
-        const int EOPNOTSUPP = 95, ENOSYS = 38, EINVAL = 22;
-        if (errno is EOPNOTSUPP or ENOSYS or EINVAL)
-        {
-            return false;
-        }
-        throw new IOException($"fallocate failed: {Marshal.GetPInvokeErrorMessage(errno)}");
-    }
+        => VirtioScope.Block.LinuxFile.TryFallocate(handle, mode, offset, length);
 
     /// <summary>Bytes allocated to the file on disk (st_blocks * 512), or the length when unknown.</summary>
     public static long AllocatedBytes(string path)
