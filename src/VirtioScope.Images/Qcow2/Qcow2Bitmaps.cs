@@ -21,6 +21,7 @@ internal sealed class Qcow2Bitmaps
     private const int EntryTableOffsetOffset = 0;
     private const int EntryTableSizeOffset = 8;
     private const int EntryFlagsOffset = 12;
+    private const int EntryGranularityBitsOffset = 17;
     private const int EntryNameSizeOffset = 18;
     private const int EntryExtraDataSizeOffset = 20;
     private const int EntryFixedSize = 24;
@@ -33,18 +34,23 @@ internal sealed class Qcow2Bitmaps
     private const long MaxDirectorySize = 1024L * MaxBitmaps;
     private const uint MaxTableSize = 0x8000000;
     private const int MaxNameSize = 1023;
+    private const int MinGranularityBits = 9;
+    private const int MaxGranularityBits = 31;
 
     /// <summary>A bitmap table entry of 1: the cluster reads as all ones (every bit dirty) and has no data cluster.</summary>
     public const ulong AllOnes = 1;
 
-    /// <summary>One bitmap: its name, table, and whether QEMU keeps it updated on writes.</summary>
-    public sealed record Bitmap(string Name, long TableOffset, uint TableSize, uint Flags, long EntryOffset)
+    /// <summary>One bitmap: its name, table, granularity (bytes per bit), and whether QEMU keeps it updated on writes.</summary>
+    public sealed record Bitmap(string Name, long TableOffset, uint TableSize, uint Flags, long Granularity)
     {
         /// <summary>Enabled ("auto"): writes must be recorded in it.</summary>
         public bool Enabled => (Flags & FlagAuto) != 0;
 
         /// <summary>Left in use by a writer that did not close it: inconsistent, QEMU will not trust it.</summary>
         public bool InUse => (Flags & FlagInUse) != 0;
+
+        /// <summary>The flags by qemu-img's names, in its order.</summary>
+        public IReadOnlyList<string> FlagNames => [.. InUse ? ["in-use"] : Array.Empty<string>(), .. Enabled ? ["auto"] : Array.Empty<string>()];
     }
 
     public long DirectoryOffset { get; }
@@ -106,6 +112,7 @@ internal sealed class Qcow2Bitmaps
             ulong tableOffset = BinaryPrimitives.ReadUInt64BigEndian(e[EntryTableOffsetOffset..]);
             uint tableSize = BinaryPrimitives.ReadUInt32BigEndian(e[EntryTableSizeOffset..]);
             uint flags = BinaryPrimitives.ReadUInt32BigEndian(e[EntryFlagsOffset..]);
+            int granularityBits = e[EntryGranularityBitsOffset];
             int nameSize = BinaryPrimitives.ReadUInt16BigEndian(e[EntryNameSizeOffset..]);
             uint extra = BinaryPrimitives.ReadUInt32BigEndian(e[EntryExtraDataSizeOffset..]);
             long entryLength = EntryFixedSize + (long)extra + nameSize;
@@ -118,8 +125,12 @@ internal sealed class Qcow2Bitmaps
             {
                 throw Bad(path, "bitmap_table_offset", $"bitmap {i}: table at 0x{tableOffset:x} with {tableSize} entries is unaligned or past the end of the file");
             }
+            if (granularityBits is < MinGranularityBits or > MaxGranularityBits)
+            {
+                throw Bad(path, "granularity_bits", $"bitmap {i}: {granularityBits} is not between {MinGranularityBits} and {MaxGranularityBits}");
+            }
             string name = System.Text.Encoding.UTF8.GetString(e.Slice(EntryFixedSize + (int)extra, nameSize));
-            items.Add(new Bitmap(name, (long)tableOffset, tableSize, flags, (long)dirOffset + pos));
+            items.Add(new Bitmap(name, (long)tableOffset, tableSize, flags, 1L << granularityBits));
             pos += (int)((entryLength + 7) & ~7L);
         }
         return new Qcow2Bitmaps((long)dirOffset, (long)dirSize, items);
