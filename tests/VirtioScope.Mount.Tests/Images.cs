@@ -51,17 +51,22 @@ internal static class Images
     public static string SliceMd5(string path, long offset, long length)
         => Shell.Bash($"dd if='{path}' bs=512 skip={offset / 512} count={length / 512} status=none | md5sum").Split(' ')[0];
 
-    /// <summary>The repository's sample-images directory.</summary>
-    public static string SampleImage(string name)
+    /// <summary>A file of the repository's sample-images directory.</summary>
+    public static string SampleImage(string name) => Path.Combine(RepoRoot, "sample-images", name);
+
+    /// <summary>The repository root: the first directory above the test binaries that holds VirtioScope.sln.</summary>
+    public static string RepoRoot
     {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        get
         {
-            string candidate = Path.Combine(d.FullName, "sample-images", name);
-            if (File.Exists(candidate))
+            for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
             {
-                return candidate;
+                if (File.Exists(Path.Combine(d.FullName, "VirtioScope.sln")))
+                {
+                    return d.FullName;
+                }
             }
+            throw new FileNotFoundException("VirtioScope.sln not found above the test directory");
         }
-        throw new FileNotFoundException("sample image not found above the test directory", name);
     }
 }

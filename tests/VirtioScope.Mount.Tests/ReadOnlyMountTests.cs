@@ -119,6 +119,34 @@ public sealed class ReadOnlyMountTests : IDisposable
     }
 
     [Fact]
+    public void A_fat_partition_in_a_qcow2_image_is_mounted_from_p1_by_the_linux_vfat_driver()
+    {
+        // This machine's kernel has no vfat, so a Debian kernel under QEMU mounts p1 (our FUSE file, as its
+        // virtio disk) with its vfat driver and lists the files with their md5; mtools reads the same files from p1.
+        _s.Mount(Images.SampleImage("demo.qcow2"));
+        string log = _s.File("fat-console.log");
+        var (code, output, error) = Shell.RunWithTimeout(TimeSpan.FromSeconds(300), "bash", Path.Combine(Images.RepoRoot, "tools", "fat-guest.sh"), _s.In("p1"), log);
+        string console = File.Exists(log) ? File.ReadAllText(log) : "";
+        Assert.True(code == 0, $"fat-guest.sh exit {code}: {output}{error}\n{console}");
+        Dictionary<string, (long Size, string Md5)> seen = console.Split('\n')
+            .Select(l => l.Trim().Split(' '))
+            .Where(f => f.Length == 5 && f[0] == "VSFAT" && f[1] == "FILE")
+            .ToDictionary(f => f[2], f => (long.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture), f[4]));
+        Assert.Equal(["BIG.BIN", "README.TXT", "docs/NUMBERS.TXT", "docs/VIRTIO.TXT"], seen.Keys.Order(StringComparer.Ordinal));
+        foreach ((string name, (long size, string md5)) in seen)
+        {
+            string copy = _s.File("mcopy-" + name.Replace('/', '-'));
+            Shell.Bash($"MTOOLS_SKIP_CHECK=1 mcopy -n -i '{_s.In("p1")}' '::/{name}' '{copy}'");
+            Assert.Equal(new FileInfo(copy).Length, size);
+            Assert.Equal(Shell.Md5(copy), md5);
+        }
+        string numbers = _s.File("numbers.expected");
+        File.WriteAllText(numbers, string.Concat(Enumerable.Range(1, 2000).Select(i => $"line {i}\n")));
+        Assert.Equal(Shell.Md5(numbers), seen["docs/NUMBERS.TXT"].Md5);
+        _s.Unmount();
+    }
+
+    [Fact]
     public void A_partition_loop_mounts_with_the_kernel_file_system()
     {
         string files = _s.File("files");
