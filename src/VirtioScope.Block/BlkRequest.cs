@@ -54,7 +54,14 @@ internal readonly record struct DataSegment(ulong Address, uint Length, bool Wri
 /// </summary>
 internal sealed class BlkRequest
 {
-    public BlkRequest(int capacity) => Segments = new DataSegment[capacity];
+    public BlkRequest(int capacity, int rangeCapacity)
+    {
+        Segments = new DataSegment[capacity];
+        Ranges = new BlkRange[rangeCapacity];
+    }
+
+    /// <summary>Scratch for the segments of a discard or write-zeroes request, one per queue so queues can run in parallel.</summary>
+    public readonly BlkRange[] Ranges;
 
     public uint RawType;
     public ulong Sector;
