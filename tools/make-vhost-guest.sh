@@ -5,10 +5,12 @@
 #       Writes OUTDIR/initramfs.cpio.gz (busybox + Debian's virtio_pci/virtio_blk modules + a test /init),
 #       OUTDIR/pattern.bin (256 KiB the guest writes at 1 MiB, and again at 2 MiB after a reboot) and
 #       OUTDIR/marker.bin (the 4 KiB block the guest writes to the disk's last block before rebooting).
-#   tools/make-vhost-guest.sh boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--timeout S]
+#   tools/make-vhost-guest.sh boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--stress] [--reconnect] [--timeout S]
 #       Boots qemu-system-x86_64 -M q35 under TCG with memfd-backed shared memory and a vhost-user-blk-pci device
 #       on SOCKET. The console goes to CONSOLE_LOG. A boot that never reaches /init within the timeout (TCG can stall
-#       calibrating the TSC) is retried once; exit 0 when the guest printed "VSTEST DONE".
+#       calibrating the TSC) is retried once; exit 0 when the guest printed "VSTEST DONE". --stress: the guest only
+#       writes the pattern 160 times (fsync each) over 1..3 MiB, then reads the 8 copies back. --reconnect: QEMU
+#       reconnects to SOCKET when the back-end goes away (for killing and restarting the server).
 #
 # What the guest does, printing "VSTEST ..." lines: md5 of the whole disk; writes pattern.bin at 1 MiB with O_DIRECT
 # and fsync (a FLUSH); reads it back; discards 4 MiB..5 MiB (blkdiscard) and prints that range's md5; with --reboot it
@@ -63,6 +65,18 @@ readback() { # $1: offset in 64 KiB blocks
   got=$(dd if=/dev/vda bs=65536 skip=$1 count=$blocks iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
   if [ "$got" = "$want" ]; then echo "VSTEST READBACK $1 OK"; else echo "VSTEST READBACK $1 BAD $got"; fi
 }
+if grep -q vstest.stress=1 /proc/cmdline; then
+  # Many small durable writes, for killing the server in the middle: 8 copies of the pattern from 1 MiB to 3 MiB.
+  echo "VSTEST STRESS"
+  i=0
+  while [ $i -lt 160 ]; do
+    dd if=/pattern.bin of=/dev/vda bs=65536 seek=$((16 + (i % 8) * 4)) oflag=direct conv=fsync 2>/dev/null || echo "VSTEST WRITE-ERROR $i"
+    i=$((i+1))
+  done
+  for k in 0 1 2 3 4 5 6 7; do readback $((16 + k * 4)); done
+  echo "VSTEST DONE"
+  poweroff -f
+fi
 mark=$(dd if=/dev/vda bs=4096 skip=$last count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
 if [ "$mark" = "$(md5sum < /marker.bin | cut -d' ' -f1)" ]; then
   echo "VSTEST PHASE2"
@@ -96,12 +110,14 @@ INIT
 boot() {
   local out=$1 socket=$2 log=$3
   shift 3
-  local reboot=0 queues=1 packed=off timeout=150
+  local reboot=0 queues=1 packed=off timeout=150 stress=0 reconnect=
   while [ $# -gt 0 ]; do
     case $1 in
       --reboot) reboot=1 ;;
       --queues) queues=$2; shift ;;
       --packed) packed=on ;;
+      --stress) stress=1 ;;
+      --reconnect) reconnect=",reconnect=1" ;;
       --timeout) timeout=$2; shift ;;
       *) echo "make-vhost-guest: unknown boot option $1" >&2; exit 2 ;;
     esac
@@ -116,8 +132,8 @@ boot() {
     -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
     -nodefaults -no-user-config -display none -monitor none -serial "file:$log"
     -kernel "/boot/vmlinuz-$kv" -initrd "$out/initramfs.cpio.gz"
-    -append "console=ttyS0 panic=-1 tsc_early_khz=$khz vstest.reboot=$reboot"
-    -chardev "socket,id=vu,path=$socket" -device "vhost-user-blk-pci,chardev=vu,num-queues=$queues,packed=$packed")
+    -append "console=ttyS0 panic=-1 tsc_early_khz=$khz vstest.reboot=$reboot vstest.stress=$stress"
+    -chardev "socket,id=vu,path=$socket$reconnect" -device "vhost-user-blk-pci,chardev=vu,num-queues=$queues,packed=$packed")
   [ "$reboot" = 1 ] || args+=(-no-reboot)
   for attempt in 1 2; do
     : > "$log"
@@ -137,6 +153,6 @@ boot() {
 
 case ${1:-} in
   build) [ $# -eq 2 ] || { echo "usage: $0 build OUTDIR" >&2; exit 2; }; build "$2" ;;
-  boot) [ $# -ge 4 ] || { echo "usage: $0 boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--timeout S]" >&2; exit 2; }; shift; boot "$@" ;;
+  boot) [ $# -ge 4 ] || { echo "usage: $0 boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--stress] [--reconnect] [--timeout S]" >&2; exit 2; }; shift; boot "$@" ;;
   *) echo "usage: $0 build OUTDIR | boot OUTDIR SOCKET CONSOLE_LOG [options]" >&2; exit 2 ;;
 esac
