@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds and boots the real Linux guest of the vhost-user-blk tests (see docs in README "serve").
 #
-#   tools/make-vhost-guest.sh build OUTDIR
+#   tools/make-vhost-guest.sh build OUTDIR [--reader BIN]
 #       Writes OUTDIR/initramfs.cpio.gz (busybox + Debian's virtio_pci/virtio_blk modules + a test /init),
 #       OUTDIR/pattern.bin (256 KiB the guest writes at 1 MiB, and again at 2 MiB after a reboot) and
 #       OUTDIR/marker.bin (the 4 KiB block the guest writes to the disk's last block before rebooting).
-#   tools/make-vhost-guest.sh boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--stress] [--reconnect] [--timeout S]
+#       --reader adds bench/guest-reader.c's static binary as /reader for boot --bench.
+#   tools/make-vhost-guest.sh boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--stress] [--reconnect] [--bench] [--timeout S]
 #       Boots qemu-system-x86_64 -M q35 under TCG with memfd-backed shared memory and a vhost-user-blk-pci device
 #       on SOCKET. The console goes to CONSOLE_LOG. A boot that never reaches /init within the timeout (TCG can stall
 #       calibrating the TSC) is retried once; exit 0 when the guest printed "VSTEST DONE". --stress: the guest only
 #       writes the pattern 160 times (fsync each) over 1..3 MiB, then reads the 8 copies back. --reconnect: QEMU
-#       reconnects to SOCKET when the back-end goes away (for killing and restarting the server).
+#       reconnects to SOCKET when the back-end goes away (for killing and restarting the server). --bench: the guest
+#       runs /reader (15 s of 1 MiB sequential reads, 15 s of 4 KiB random reads with 8 threads) and powers off.
 #
 # What the guest does, printing "VSTEST ..." lines: md5 of the whole disk; writes pattern.bin at 1 MiB with O_DIRECT
 # and fsync (a FLUSH); reads it back; discards 4 MiB..5 MiB (blkdiscard) and prints that range's md5; with --reboot it
@@ -26,7 +28,7 @@ kernel_version() {
 }
 
 build() {
-  local out=$1 kv root
+  local out=$1 reader=${2:-} kv root
   kv=$(kernel_version)
   command -v busybox >/dev/null || { echo "make-vhost-guest: busybox not found (install busybox-static)" >&2; exit 1; }
   mkdir -p "$out"
@@ -41,6 +43,7 @@ build() {
   python3 -c "import random,sys; r=random.Random(9); sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(262144)))" > "$out/pattern.bin"
   { printf 'VSTEST-BOOT1'; head -c 4084 /dev/zero; } > "$out/marker.bin"
   cp "$out/pattern.bin" "$out/marker.bin" "$root/"
+  [ -z "$reader" ] || cp "$reader" "$root/reader"
   cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -65,6 +68,12 @@ readback() { # $1: offset in 64 KiB blocks
   got=$(dd if=/dev/vda bs=65536 skip=$1 count=$blocks iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
   if [ "$got" = "$want" ]; then echo "VSTEST READBACK $1 OK"; else echo "VSTEST READBACK $1 BAD $got"; fi
 }
+if grep -q vstest.bench=1 /proc/cmdline && [ -x /reader ]; then
+  /reader seq /dev/vda 15
+  /reader rand /dev/vda 15 8
+  echo "VSTEST DONE"
+  poweroff -f
+fi
 if grep -q vstest.stress=1 /proc/cmdline; then
   # Many small durable writes, for killing the server in the middle: 8 copies of the pattern from 1 MiB to 3 MiB.
   echo "VSTEST STRESS"
@@ -110,13 +119,14 @@ INIT
 boot() {
   local out=$1 socket=$2 log=$3
   shift 3
-  local reboot=0 queues=1 packed=off timeout=150 stress=0 reconnect=
+  local reboot=0 queues=1 packed=off timeout=150 stress=0 reconnect= bench=0
   while [ $# -gt 0 ]; do
     case $1 in
       --reboot) reboot=1 ;;
       --queues) queues=$2; shift ;;
       --packed) packed=on ;;
       --stress) stress=1 ;;
+      --bench) bench=1 ;;
       --reconnect) reconnect=",reconnect=1" ;;
       --timeout) timeout=$2; shift ;;
       *) echo "make-vhost-guest: unknown boot option $1" >&2; exit 2 ;;
@@ -132,7 +142,7 @@ boot() {
     -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem
     -nodefaults -no-user-config -display none -monitor none -serial "file:$log"
     -kernel "/boot/vmlinuz-$kv" -initrd "$out/initramfs.cpio.gz"
-    -append "console=ttyS0 panic=-1 tsc_early_khz=$khz vstest.reboot=$reboot vstest.stress=$stress"
+    -append "console=ttyS0 panic=-1 tsc_early_khz=$khz vstest.reboot=$reboot vstest.stress=$stress vstest.bench=$bench"
     -chardev "socket,id=vu,path=$socket$reconnect" -device "vhost-user-blk-pci,chardev=vu,num-queues=$queues,packed=$packed")
   [ "$reboot" = 1 ] || args+=(-no-reboot)
   for attempt in 1 2; do
@@ -152,7 +162,10 @@ boot() {
 }
 
 case ${1:-} in
-  build) [ $# -eq 2 ] || { echo "usage: $0 build OUTDIR" >&2; exit 2; }; build "$2" ;;
-  boot) [ $# -ge 4 ] || { echo "usage: $0 boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--stress] [--reconnect] [--timeout S]" >&2; exit 2; }; shift; boot "$@" ;;
+  build)
+    if [ $# -eq 2 ]; then build "$2"
+    elif [ $# -eq 4 ] && [ "$3" = --reader ]; then build "$2" "$4"
+    else echo "usage: $0 build OUTDIR [--reader BIN]" >&2; exit 2; fi ;;
+  boot) [ $# -ge 4 ] || { echo "usage: $0 boot OUTDIR SOCKET CONSOLE_LOG [--reboot] [--queues N] [--packed] [--stress] [--reconnect] [--bench] [--timeout S]" >&2; exit 2; }; shift; boot "$@" ;;
   *) echo "usage: $0 build OUTDIR | boot OUTDIR SOCKET CONSOLE_LOG [options]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Side-by-side vhost-user-blk benchmark: `virtioscope serve` against `qemu-storage-daemon --export
+# type=vhost-user-blk` on the same image, each serving a real Linux guest (QEMU q35 under TCG, Debian's virtio_blk)
+# that runs bench/guest-reader.c: 15 s of 1 MiB sequential O_DIRECT reads, then 15 s of 4 KiB random reads with 8
+# threads. Also reports each server's own CPU time per guest request (utime+stime from /proc, from the moment the
+# server is listening to the guest's power-off), since under TCG the guest itself is the bottleneck.
+#   bash bench/vhost-bench.sh [SIZE_MIB] [FORMAT]     (defaults: 256, qcow2)
+# Run as root. Needs qemu-system-x86 (qemu-storage-daemon, qemu-system-x86_64), qemu-utils, linux-image-amd64,
+# busybox-static, cpio, gcc. Not a test: the figures depend on the machine and its load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_mib=${1:-256}
+format=${2:-qcow2}
+for tool in qemu-img qemu-storage-daemon qemu-system-x86_64 gcc dotnet; do
+  command -v "$tool" >/dev/null || { echo "vhost-bench: $tool is missing" >&2; exit 1; }
+done
+dotnet build src/VirtioScope.Cli -c Release -v q -nologo >/dev/null
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+gcc -O2 -static -pthread -o "$work/reader" bench/guest-reader.c
+bash tools/make-vhost-guest.sh build "$work/guest" --reader "$work/reader" >/dev/null
+echo "vhost-bench: making a ${size_mib} MiB fully allocated $format image (random data)" >&2
+head -c "$((size_mib << 20))" /dev/urandom > "$work/src.raw"
+qemu-img convert -f raw -O "$format" "$work/src.raw" "$work/image.$format"
+rm "$work/src.raw"
+ticks=$(getconf CLK_TCK)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run NAME: starts the server (already set up by the caller), boots the guest, prints one result line.
+run() {
+  local name=$1 console="$work/$1.console" before after
+  for _ in $(seq 600); do [ -S "$work/vu.sock" ] && break; sleep 0.1; done
+  [ -S "$work/vu.sock" ] || { echo "vhost-bench: $name never listened" >&2; exit 1; }
+  sleep 1
+  before=$(cpu_ticks "$server_pid")
+  bash tools/make-vhost-guest.sh boot "$work/guest" "$work/vu.sock" "$console" --queues 2 --bench --timeout 300 \
+    || { echo "vhost-bench: the $name guest failed; console:" >&2; cat "$console" >&2; exit 1; }
+  after=$(cpu_ticks "$server_pid")
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+  rm -f "$work/vu.sock"
+  awk -v name="$name" -v cpu="$(( after - before ))" -v hz="$ticks" '
+    /VSBENCH seq/ { split($3, o, "="); split($4, b, "="); split($5, s, "="); seqmb = b[2] / 1048576 / s[2]; ops += o[2] }
+    /VSBENCH rand/ { split($3, o, "="); split($5, s, "="); iops = o[2] / s[2]; ops += o[2] }
+    END { printf "%-22s seq 1M: %8.1f MiB/s   rand 4K x8: %8.0f IOPS   server CPU: %6.2f s for %d requests = %6.1f us/request\n",
+          name, seqmb, iops, cpu / hz, ops, cpu / hz * 1e6 / ops }' "$console" | tee "$work/$name.result"
+}
+
+# Page cache warm for both: each server reads the same file.
+cat "$work/image.$format" > /dev/null
+dotnet src/VirtioScope.Cli/bin/Release/net10.0/virtioscope.dll serve --vhost-user-blk "$work/vu.sock" --num-queues 2 \
+  "$work/image.$format" 2>"$work/vs.log" &
+server_pid=$!
+run virtioscope
+qemu-storage-daemon --blockdev "driver=file,node-name=file,filename=$work/image.$format,cache.direct=off" \
+  --blockdev "driver=$format,node-name=disk,file=file" \
+  --export "type=vhost-user-blk,id=exp,node-name=disk,addr.type=unix,addr.path=$work/vu.sock,writable=on,num-queues=2" \
+  2>"$work/qsd.log" &
+server_pid=$!
+run qemu-storage-daemon
+awk '{ for (i = 1; i <= NF; i++) { if ($i == "MiB/s") s[NR] = $(i-1); if ($i == "IOPS") r[NR] = $(i-1); if ($i == "us/request") c[NR] = $(i-1) } }
+  END { printf "ratio virtioscope/qsd: seq %.2fx, rand %.2fx, server CPU per request %.2fx (lower is better)\n", s[1] / s[2], r[1] / r[2], c[1] / c[2] }' \
+  "$work/virtioscope.result" "$work/qemu-storage-daemon.result"
