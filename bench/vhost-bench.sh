@@ -33,23 +33,30 @@ ticks=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# run NAME: starts the server (already set up by the caller), boots the guest, prints one result line.
+# run NAME: boots the guest against the server the caller started, prints one result line. The server's CPU time
+# is sampled when the guest prints its sequential result, so each phase gets its own CPU per request.
 run() {
-  local name=$1 console="$work/$1.console" before after
+  local name=$1 console="$work/$1.console" before mid after boot_pid
   for _ in $(seq 600); do [ -S "$work/vu.sock" ] && break; sleep 0.1; done
   [ -S "$work/vu.sock" ] || { echo "vhost-bench: $name never listened" >&2; exit 1; }
   sleep 1
   before=$(cpu_ticks "$server_pid")
-  bash tools/make-vhost-guest.sh boot "$work/guest" "$work/vu.sock" "$console" --queues 2 --bench --timeout 300 \
-    || { echo "vhost-bench: the $name guest failed; console:" >&2; cat "$console" >&2; exit 1; }
+  bash tools/make-vhost-guest.sh boot "$work/guest" "$work/vu.sock" "$console" --queues 2 --bench --timeout 300 &
+  boot_pid=$!
+  mid=
+  while kill -0 "$boot_pid" 2>/dev/null; do
+    if [ -z "$mid" ] && grep -q "VSBENCH seq" "$console" 2>/dev/null; then mid=$(cpu_ticks "$server_pid"); fi
+    sleep 0.05
+  done
+  wait "$boot_pid" || { echo "vhost-bench: the $name guest failed; console:" >&2; cat "$console" >&2; exit 1; }
   after=$(cpu_ticks "$server_pid")
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
   rm -f "$work/vu.sock"
-  awk -v name="$name" -v cpu="$(( after - before ))" -v hz="$ticks" '
-    /VSBENCH seq/ { split($3, o, "="); split($4, b, "="); split($5, s, "="); seqmb = b[2] / 1048576 / s[2]; ops += o[2] }
-    /VSBENCH rand/ { split($3, o, "="); split($5, s, "="); iops = o[2] / s[2]; ops += o[2] }
-    END { printf "%-22s seq 1M: %8.1f MiB/s   rand 4K x8: %8.0f IOPS   server CPU: %6.2f s for %d requests = %6.1f us/request\n",
-          name, seqmb, iops, cpu / hz, ops, cpu / hz * 1e6 / ops }' "$console" | tee "$work/$name.result"
+  awk -v name="$name" -v c1="$(( mid - before ))" -v c2="$(( after - mid ))" -v hz="$ticks" '
+    /VSBENCH seq/ { split($3, o, "="); split($4, b, "="); split($5, s, "="); seqmb = b[2] / 1048576 / s[2]; seqops = o[2] }
+    /VSBENCH rand/ { split($3, o, "="); split($5, s, "="); iops = o[2] / s[2]; randops = o[2] }
+    END { printf "%-20s seq 1M: %7.1f MiB/s %6.1f us CPU/request | rand 4K x8: %6.0f IOPS %5.1f us CPU/request\n",
+          name, seqmb, c1 / hz * 1e6 / seqops, iops, c2 / hz * 1e6 / randops }' "$console" | tee "$work/$name.result"
 }
 
 # Page cache warm for both: each server reads the same file.
@@ -64,6 +71,6 @@ qemu-storage-daemon --blockdev "driver=file,node-name=file,filename=$work/image.
   2>"$work/qsd.log" &
 server_pid=$!
 run qemu-storage-daemon
-awk '{ for (i = 1; i <= NF; i++) { if ($i == "MiB/s") s[NR] = $(i-1); if ($i == "IOPS") r[NR] = $(i-1); if ($i == "us/request") c[NR] = $(i-1) } }
-  END { printf "ratio virtioscope/qsd: seq %.2fx, rand %.2fx, server CPU per request %.2fx (lower is better)\n", s[1] / s[2], r[1] / r[2], c[1] / c[2] }' \
+awk '{ s[NR] = $4; sc[NR] = $6; r[NR] = $13; rc[NR] = $15 }
+  END { printf "ratio virtioscope/qsd: seq %.2fx (CPU/request %.2fx), rand %.2fx (CPU/request %.2fx); CPU: lower is better\n", s[1] / s[2], sc[1] / sc[2], r[1] / r[2], rc[1] / rc[2] }' \
   "$work/virtioscope.result" "$work/qemu-storage-daemon.result"

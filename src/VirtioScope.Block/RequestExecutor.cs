@@ -56,6 +56,20 @@ internal sealed class RequestExecutor
             events.Publish(new BackendIoEvent(queue, "read", offset, (long)r.DataBytes));
         }
         written = 0;
+        if (Coalesce(r))
+        {
+            Span<byte> bounce = r.Bounce[..(int)r.DataBytes];
+            _backend.Read(offset, bounce);
+            foreach (DataSegment s in r.Data)
+            {
+                memory.TryGetWriteSpan(s.Address, (int)s.Length, out Span<byte> target);
+                bounce[..(int)s.Length].CopyTo(target);
+                bounce = bounce[(int)s.Length..];
+                written += s.Length;
+            }
+            _stats.AddRead((long)r.DataBytes);
+            return BlkStatus.Ok;
+        }
         foreach (DataSegment s in r.Data)
         {
             memory.TryGetWriteSpan(s.Address, (int)s.Length, out Span<byte> target);
@@ -74,16 +88,35 @@ internal sealed class RequestExecutor
         {
             events.Publish(new BackendIoEvent(queue, "write", offset, (long)r.DataBytes));
         }
-        foreach (DataSegment s in r.Data)
+        if (Coalesce(r))
         {
-            memory.TryGetReadSpan(s.Address, (int)s.Length, out ReadOnlySpan<byte> source);
-            _backend.Write(offset, source);
-            offset += s.Length;
+            Span<byte> bounce = r.Bounce[..(int)r.DataBytes];
+            Span<byte> rest = bounce;
+            foreach (DataSegment s in r.Data)
+            {
+                memory.TryGetReadSpan(s.Address, (int)s.Length, out ReadOnlySpan<byte> source);
+                source.CopyTo(rest);
+                rest = rest[(int)s.Length..];
+            }
+            _backend.Write(offset, bounce);
+        }
+        else
+        {
+            foreach (DataSegment s in r.Data)
+            {
+                memory.TryGetReadSpan(s.Address, (int)s.Length, out ReadOnlySpan<byte> source);
+                _backend.Write(offset, source);
+                offset += s.Length;
+            }
         }
         _stats.AddWritten((long)r.DataBytes);
         FlushIfWriteThrough();
         return BlkStatus.Ok;
     }
+
+    /// <summary>Whether one backend call through the bounce buffer beats one call per segment.</summary>
+    private bool Coalesce(BlkRequest r) =>
+        r.SegmentCount > 1 && r.DataBytes <= BlkRequest.BounceBytes && (_backend.Capabilities & BlockCapabilities.CoalesceSegments) != 0;
 
     private BlkStatus Flush(int queue, EventHub events)
     {

@@ -9,14 +9,14 @@ internal sealed class ServerFixture : IDisposable
     private readonly Thread _thread;
     private Exception? _failure;
 
-    public ServerFixture(int queues = 1, ulong? features = null, long diskBytes = 1 << 20, bool readOnly = false)
+    public ServerFixture(int queues = 1, ulong? features = null, long diskBytes = 1 << 20, bool readOnly = false, Func<IBlockBackend, IBlockBackend>? wrap = null)
     {
         _dir = Path.Combine(Path.GetTempPath(), "vs-vhost-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_dir);
         SocketPath = Path.Combine(_dir, "vu.sock");
         Disk = new MemoryBackend(diskBytes, readOnly);
         var options = new BlockDeviceOptions { NumQueues = queues, Features = features ?? BlockDeviceOptions.SupportedFeatures & ~BlkFeatures.ReadOnly };
-        Backend = new VhostUserBlkBackend(Disk, options, Log);
+        Backend = new VhostUserBlkBackend(wrap is null ? Disk : wrap(Disk), options, Log);
         Server = new VhostUserServer(SocketPath, Backend, Log);
         _thread = new Thread(() =>
         {
