@@ -21,10 +21,17 @@
 set -euo pipefail
 
 kernel_version() {
+  # The newest kernel that has both its image in /boot and the virtio_blk module (a running kernel's /lib/modules
+  # directory may exist without either).
   local v
-  v=$(ls /lib/modules | sort -V | tail -1)
-  [ -n "$v" ] && [ -f "/boot/vmlinuz-$v" ] || { echo "make-vhost-guest: no kernel in /boot and /lib/modules (install linux-image-amd64)" >&2; exit 1; }
-  echo "$v"
+  for v in $(ls /lib/modules 2>/dev/null | sort -Vr); do
+    if [ -f "/boot/vmlinuz-$v" ] && [ -f "/lib/modules/$v/kernel/drivers/block/virtio_blk.ko" ]; then
+      echo "$v"
+      return
+    fi
+  done
+  echo "make-vhost-guest: no kernel with virtio_blk.ko in /boot and /lib/modules (install linux-image-amd64)" >&2
+  exit 1
 }
 
 build() {

@@ -75,6 +75,35 @@ public sealed class RingTests
     }
 
     [Fact]
+    public void RequestsInFlightWhenABackendDiedAreTakenAgain()
+    {
+        // A previous back-end took three requests (avail index 3) but completed only one (used index 1) before it
+        // died. The front-end restarts the ring at base 3; this back-end completes in order, so it starts from the
+        // guest's used index and redoes requests 1 and 2 instead of leaving the guest waiting for them forever.
+        using var server = new ServerFixture();
+        using var fe = new Frontend(server);
+        var ring = new MockSplitRing(fe.Guest.Memory, Frontend.RingBase, 16);
+        byte[] data = Pattern(512, 4);
+        for (int i = 0; i < 3; i++)
+        {
+            ulong at = Frontend.DataBase + (ulong)i * 0x1000;
+            fe.Guest.Memory.Write(at + 16, data);
+            ring.Publish(ring.WriteChain(fe.Request(at, BlkRequestType.Out, 10UL + (ulong)i, 512)));
+        }
+        fe.Guest.Memory.WriteU32(ring.Layout.DeviceArea + 4, 0); // used[0] = head 0, as the dead back-end left it
+        fe.Guest.Memory.WriteU16(ring.Layout.DeviceArea + 2, 1);
+        ring.SetUsedEvent(1);
+        Assert.Equal(0UL, fe.StartRing(0, ring.Layout, baseNum: 3));
+        Assert.True(fe.Calls[0].Wait(), server.Log.ToString());
+        Assert.Equal((ushort)3, ring.UsedIdx);
+        Assert.Equal(2, server.Backend.Device.Statistics.Requests);
+        Assert.Equal(data, server.Disk.Contents.Slice(11 * 512, 512).ToArray());
+        Assert.Equal(data, server.Disk.Contents.Slice(12 * 512, 512).ToArray());
+        Assert.Equal(new byte[512], server.Disk.Contents.Slice(10 * 512, 512).ToArray());
+        Assert.Contains(server.Log.Lines, l => l.Contains("resubmitting 2 requests", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void PackedRingWorksAndItsBaseCarriesBothWrapCounters()
     {
         using var server = new ServerFixture();
