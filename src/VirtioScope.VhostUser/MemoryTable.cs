@@ -46,6 +46,10 @@ internal sealed class MemoryTable : IDisposable
         {
             return $"more than {VhostUserWire.MaxMemSlots} memory regions";
         }
+        if (OverlapsAny(_regions, d))
+        {
+            return $"memory region at guest 0x{d.GuestPhysAddr:x} overlaps a mapped one";
+        }
         if (Map(d, fd, out MappedRegion? region) is { } error)
         {
             return error;
@@ -55,7 +59,10 @@ internal sealed class MemoryTable : IDisposable
         return null;
     }
 
-    /// <summary>Replaces every region (SET_MEM_TABLE): all new ones are mapped before any old one is dropped.</summary>
+    /// <summary>
+    /// Replaces every region (SET_MEM_TABLE, which a front-end re-sends whole, unchanged regions included): all new
+    /// ones are mapped, and checked against each other only, before any old one is dropped.
+    /// </summary>
     public string? Replace(ReadOnlySpan<RegionDescriptor> descriptors, ReadOnlySpan<int> fds)
     {
         var mapped = new List<MappedRegion>(descriptors.Length);
@@ -126,7 +133,7 @@ internal sealed class MemoryTable : IDisposable
     private static bool OverlapsAny(List<MappedRegion> regions, RegionDescriptor d) =>
         regions.Exists(r => d.GuestPhysAddr < r.Descriptor.GuestPhysAddr + r.Descriptor.Size && r.Descriptor.GuestPhysAddr < d.GuestPhysAddr + d.Size);
 
-    private string? Map(RegionDescriptor d, int fd, out MappedRegion? region)
+    private static string? Map(RegionDescriptor d, int fd, out MappedRegion? region)
     {
         region = null;
         if (fd < 0)
@@ -137,10 +144,6 @@ internal sealed class MemoryTable : IDisposable
             || d.MmapOffset > long.MaxValue - d.Size)
         {
             return $"memory region at guest 0x{d.GuestPhysAddr:x} has an invalid size 0x{d.Size:x} or offset 0x{d.MmapOffset:x}";
-        }
-        if (OverlapsAny(_regions, d))
-        {
-            return $"memory region at guest 0x{d.GuestPhysAddr:x} overlaps a mapped one";
         }
         // Touching a mapping beyond the end of its file raises SIGBUS: refuse regions the file cannot back.
         long fileSize = Libc.Lseek(fd, 0, Libc.SeekEnd);

@@ -163,7 +163,9 @@ public sealed partial class VhostUserBlkBackend
         {
             _logger.Debug("Memory table: {Count} regions", count);
         }
-        return Result(error ?? RestartAll(started));
+        // A refused table leaves the old one in place, and the rings go on with it.
+        string? restart = RestartAll(started);
+        return Result(error ?? restart);
     }
 
     private HandleResult AddMemReg(ReceivedMessage m)
@@ -175,7 +177,8 @@ public sealed partial class VhostUserBlkBackend
         RegionDescriptor d = RegionDescriptor.Read(m.Body[8..]);
         bool[] started = StopAll();
         string? error = _memory.Add(d, m.Fds[0]);
-        return Result(error ?? RestartAll(started));
+        string? restart = RestartAll(started);
+        return Result(error ?? restart);
     }
 
     private HandleResult RemMemReg(ReadOnlySpan<byte> p)
@@ -183,7 +186,8 @@ public sealed partial class VhostUserBlkBackend
         RegionDescriptor d = RegionDescriptor.Read(p[8..]);
         bool[] started = StopAll();
         string? error = _memory.Remove(d);
-        return Result(error ?? RestartAll(started));
+        string? restart = RestartAll(started);
+        return Result(error ?? restart);
     }
 
     private HandleResult SetVringNum(Vring v, uint num)

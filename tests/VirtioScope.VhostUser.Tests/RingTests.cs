@@ -75,6 +75,34 @@ public sealed class RingTests
     }
 
     [Fact]
+    public void MemoryTableResentWhileARingRunsKeepsItRunning()
+    {
+        // Front-ends re-send the whole table, unchanged regions included, when the guest's memory map changes.
+        using var server = new ServerFixture();
+        using var fe = new Frontend(server);
+        var ring = new MockSplitRing(fe.Guest.Memory, Frontend.RingBase, 16);
+        Assert.Equal(0UL, fe.StartRing(0, ring.Layout));
+        ring.Publish(ring.WriteChain(fe.Request(Frontend.DataBase, BlkRequestType.Out, 0, 512)));
+        fe.Kicks[0].Signal();
+        Assert.True(fe.Calls[0].Wait());
+        using var extra = new MemfdGuest(64 * 1024);
+        var second = new Protocol.RegionDescriptor(0x2_0000_0000, 64 * 1024, 0x6666_0000_0000, 0);
+        Assert.Equal(0UL, fe.Client.Ack(VhostUserRequest.SetMemTable, TestClient.MemTable(fe.Guest.Region, second), [fe.Guest.Fd, extra.Fd]));
+        Assert.Equal(2, server.Backend.MemoryRegions.Count());
+        Assert.Equal(1, server.Backend.StartedRings);
+        // A refused table (a region longer than its file) leaves the current one, and the ring, running.
+        var tooLong = second with { Size = 1 << 20 };
+        Assert.NotEqual(0UL, fe.Client.Ack(VhostUserRequest.SetMemTable, TestClient.MemTable(fe.Guest.Region, tooLong), [fe.Guest.Fd, extra.Fd]));
+        Assert.Equal(2, server.Backend.MemoryRegions.Count());
+        Assert.Equal(1, server.Backend.StartedRings);
+        ring.Publish(ring.WriteChain(fe.Request(Frontend.DataBase + 0x1000, BlkRequestType.Out, 1, 512)));
+        ring.SetUsedEvent(ring.UsedIdx);
+        fe.Kicks[0].Signal();
+        Assert.True(fe.Calls[0].Wait(), server.Log.ToString());
+        Assert.Equal((ushort)2, ring.UsedIdx);
+    }
+
+    [Fact]
     public void RequestsInFlightWhenABackendDiedAreTakenAgain()
     {
         // A previous back-end took three requests (avail index 3) but completed only one (used index 1) before it
