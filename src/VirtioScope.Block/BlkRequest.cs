@@ -54,7 +54,40 @@ internal readonly record struct DataSegment(ulong Address, uint Length, bool Wri
 /// </summary>
 internal sealed class BlkRequest
 {
-    public BlkRequest(int capacity) => Segments = new DataSegment[capacity];
+    public BlkRequest(int capacity, int rangeCapacity)
+    {
+        Segments = new DataSegment[capacity];
+        Ranges = new BlkRange[rangeCapacity];
+    }
+
+    /// <summary>Largest request moved through <see cref="Bounce"/>; larger ones go segment by segment.</summary>
+    public const int BounceBytes = 1 << 20;
+
+    private byte[]? _bounce;
+    private int _bounceSkip;
+
+    /// <summary>
+    /// A 4 KiB-aligned scratch buffer of <see cref="BounceBytes"/> for coalescing segments, allocated on first use
+    /// (pinned, so the alignment holds for O_DIRECT backends).
+    /// </summary>
+    public Span<byte> Bounce
+    {
+        get
+        {
+            if (_bounce is null)
+            {
+                _bounce = GC.AllocateArray<byte>(BounceBytes + 4096, pinned: true);
+                unsafe
+                {
+                    _bounceSkip = (int)((4096 - (ulong)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _bounce[0]) % 4096) % 4096);
+                }
+            }
+            return _bounce.AsSpan(_bounceSkip, BounceBytes);
+        }
+    }
+
+    /// <summary>Scratch for the segments of a discard or write-zeroes request, one per queue so queues can run in parallel.</summary>
+    public readonly BlkRange[] Ranges;
 
     public uint RawType;
     public ulong Sector;

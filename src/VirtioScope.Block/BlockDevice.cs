@@ -40,13 +40,14 @@ public sealed class BlockDevice : IVirtioDevice
         _config = new BlkConfigSpace(_options, backend.Size);
         _parser = new RequestParser(_config) { ReadOnly = IsReadOnly };
         _executor = new RequestExecutor(backend, _parser, _config, Statistics, _options.Serial);
-        // Per-queue scratch, so a request never allocates: chains are bounded by the queue size.
+        // Per-queue scratch, so a request never allocates (chains are bounded by the queue size) and queues may be
+        // processed on separate threads, as a vhost-user backend does.
         _chains = new DescriptorChain[_options.NumQueues];
         _requests = new BlkRequest[_options.NumQueues];
         for (int i = 0; i < _options.NumQueues; i++)
         {
             _chains[i] = new DescriptorChain(_options.MaxQueueSize);
-            _requests[i] = new BlkRequest(_options.MaxQueueSize);
+            _requests[i] = new BlkRequest(_options.MaxQueueSize, (int)Math.Max(_options.MaxDiscardSegments, _options.MaxWriteZeroesSegments));
         }
     }
 
@@ -198,9 +199,9 @@ public sealed class BlockDevice : IVirtioDevice
         }
         else
         {
-            Statistics.NoStatus++;
+            Statistics.CountNoStatus();
         }
-        Statistics.Requests++;
+        Statistics.CountRequest();
         queue.AddUsed(memory, chain, used);
         if (events.Enabled)
         {

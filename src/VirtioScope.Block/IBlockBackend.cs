@@ -15,6 +15,12 @@ public enum BlockCapabilities
 
     /// <summary>Write-zeroes is efficient (otherwise it is done by writing zero buffers).</summary>
     WriteZeroes = 4,
+
+    /// <summary>
+    /// Every call costs at least a system call: the device moves a request of many small segments (a guest's
+    /// scattered 4 KiB pages) in one call through a bounce buffer instead of one call per segment.
+    /// </summary>
+    CoalesceSegments = 8,
 }
 
 /// <summary>How a write-zeroes request may be carried out.</summary>

@@ -47,7 +47,7 @@ public sealed unsafe class RawFileBackend : IBlockBackend
     public bool IsReadOnly { get; }
 
     /// <inheritdoc />
-    public BlockCapabilities Capabilities => BlockCapabilities.Flush | BlockCapabilities.Discard | BlockCapabilities.WriteZeroes;
+    public BlockCapabilities Capabilities => BlockCapabilities.Flush | BlockCapabilities.Discard | BlockCapabilities.WriteZeroes | BlockCapabilities.CoalesceSegments;
 
     /// <inheritdoc />
     public void Read(long offset, Span<byte> destination)

@@ -12,7 +12,6 @@ internal sealed class RequestExecutor
     private readonly BlkConfigSpace _config;
     private readonly BlockStatistics _stats;
     private readonly byte[] _serial = new byte[BlkLayout.IdBytes];
-    private readonly BlkRange[] _ranges;
 
     public RequestExecutor(IBlockBackend backend, RequestParser parser, BlkConfigSpace config, BlockStatistics stats, string serial)
     {
@@ -21,7 +20,6 @@ internal sealed class RequestExecutor
         _config = config;
         _stats = stats;
         Encoding.ASCII.GetBytes(serial, _serial);
-        _ranges = new BlkRange[Math.Max(config.MaxDiscardSegments, config.MaxWriteZeroesSegments)];
     }
 
     /// <summary>Whether every completed write must be flushed to the backend before it is reported.</summary>
@@ -58,6 +56,20 @@ internal sealed class RequestExecutor
             events.Publish(new BackendIoEvent(queue, "read", offset, (long)r.DataBytes));
         }
         written = 0;
+        if (Coalesce(r))
+        {
+            Span<byte> bounce = r.Bounce[..(int)r.DataBytes];
+            _backend.Read(offset, bounce);
+            foreach (DataSegment s in r.Data)
+            {
+                memory.TryGetWriteSpan(s.Address, (int)s.Length, out Span<byte> target);
+                bounce[..(int)s.Length].CopyTo(target);
+                bounce = bounce[(int)s.Length..];
+                written += s.Length;
+            }
+            _stats.AddRead((long)r.DataBytes);
+            return BlkStatus.Ok;
+        }
         foreach (DataSegment s in r.Data)
         {
             memory.TryGetWriteSpan(s.Address, (int)s.Length, out Span<byte> target);
@@ -65,7 +77,7 @@ internal sealed class RequestExecutor
             offset += s.Length;
             written += s.Length;
         }
-        _stats.BytesRead += (long)r.DataBytes;
+        _stats.AddRead((long)r.DataBytes);
         return BlkStatus.Ok;
     }
 
@@ -76,16 +88,35 @@ internal sealed class RequestExecutor
         {
             events.Publish(new BackendIoEvent(queue, "write", offset, (long)r.DataBytes));
         }
-        foreach (DataSegment s in r.Data)
+        if (Coalesce(r))
         {
-            memory.TryGetReadSpan(s.Address, (int)s.Length, out ReadOnlySpan<byte> source);
-            _backend.Write(offset, source);
-            offset += s.Length;
+            Span<byte> bounce = r.Bounce[..(int)r.DataBytes];
+            Span<byte> rest = bounce;
+            foreach (DataSegment s in r.Data)
+            {
+                memory.TryGetReadSpan(s.Address, (int)s.Length, out ReadOnlySpan<byte> source);
+                source.CopyTo(rest);
+                rest = rest[(int)s.Length..];
+            }
+            _backend.Write(offset, bounce);
         }
-        _stats.BytesWritten += (long)r.DataBytes;
+        else
+        {
+            foreach (DataSegment s in r.Data)
+            {
+                memory.TryGetReadSpan(s.Address, (int)s.Length, out ReadOnlySpan<byte> source);
+                _backend.Write(offset, source);
+                offset += s.Length;
+            }
+        }
+        _stats.AddWritten((long)r.DataBytes);
         FlushIfWriteThrough();
         return BlkStatus.Ok;
     }
+
+    /// <summary>Whether one backend call through the bounce buffer beats one call per segment.</summary>
+    private bool Coalesce(BlkRequest r) =>
+        r.SegmentCount > 1 && r.DataBytes <= BlkRequest.BounceBytes && (_backend.Capabilities & BlockCapabilities.CoalesceSegments) != 0;
 
     private BlkStatus Flush(int queue, EventHub events)
     {
@@ -94,7 +125,7 @@ internal sealed class RequestExecutor
             events.Publish(new BackendIoEvent(queue, "flush", 0, 0));
         }
         _backend.Flush();
-        _stats.Flushes++;
+        _stats.CountFlush();
         return BlkStatus.Ok;
     }
 
@@ -116,7 +147,7 @@ internal sealed class RequestExecutor
 
     private BlkStatus Ranges(GuestMemory memory, BlkRequest r, int queue, EventHub events)
     {
-        RequestRejection rejection = _parser.ParseRanges(memory, r, _ranges, out int count);
+        RequestRejection rejection = _parser.ParseRanges(memory, r, r.Ranges, out int count);
         if (rejection != RequestRejection.None)
         {
             if (events.Enabled)
@@ -126,7 +157,7 @@ internal sealed class RequestExecutor
             return rejection == RequestRejection.UnsupportedFlags ? BlkStatus.Unsupp : BlkStatus.IoErr;
         }
         bool discard = r.Type == BlkRequestType.Discard;
-        foreach (BlkRange range in _ranges.AsSpan(0, count))
+        foreach (BlkRange range in r.Ranges.AsSpan(0, count))
         {
             long offset = (long)range.Sector * BlkLayout.SectorSize;
             long length = (long)range.Sectors * BlkLayout.SectorSize;
@@ -145,7 +176,7 @@ internal sealed class RequestExecutor
             else
             {
                 _backend.WriteZeroes(offset, length, range.Unmap && _config.WriteZeroesMayUnmap ? ZeroingMode.MayUnmap : ZeroingMode.KeepAllocated);
-                _stats.BytesWritten += length;
+                _stats.AddWritten(length);
             }
         }
         FlushIfWriteThrough();
@@ -157,7 +188,7 @@ internal sealed class RequestExecutor
         if (WriteThrough)
         {
             _backend.Flush();
-            _stats.Flushes++;
+            _stats.CountFlush();
         }
     }
 }

@@ -2,6 +2,7 @@ using VirtioScope.Cli.Debug;
 using VirtioScope.Cli.Images;
 using VirtioScope.Cli.Mount;
 using VirtioScope.Cli.Run;
+using VirtioScope.Cli.Serve;
 using VirtioScope.Cli.Trace;
 
 namespace VirtioScope.Cli;
@@ -13,6 +14,7 @@ public static class Program
     public static int Main(string[] args) => CommandLine.Invoke(
         args,
         RunCommand.Create(),
+        ServeCommand.Create(),
         DebugCommand.Create(),
         InfoCommand.Create(),
         CreateCommand.Create(),

@@ -24,7 +24,7 @@ public sealed class ImageBlockBackend : IBlockBackend
     public bool IsReadOnly => _image.IsReadOnly;
 
     /// <inheritdoc />
-    public BlockCapabilities Capabilities => BlockCapabilities.Flush | BlockCapabilities.Discard | BlockCapabilities.WriteZeroes;
+    public BlockCapabilities Capabilities => BlockCapabilities.Flush | BlockCapabilities.Discard | BlockCapabilities.WriteZeroes | BlockCapabilities.CoalesceSegments;
 
     /// <inheritdoc />
     public void Read(long offset, Span<byte> destination)

@@ -36,6 +36,27 @@ public sealed class PackedQueue : VirtQueue
     /// <summary>The device's used wrap counter.</summary>
     public bool UsedWrapCounter => _usedWrap;
 
+    /// <inheritdoc />
+    public override RingPosition Position => new(_nextAvail, _availWrap, _nextUsed, _usedWrap);
+
+    /// <inheritdoc />
+    public override void Restore(RingPosition position)
+    {
+        if (position.NextAvail >= Size || position.NextUsed >= Size)
+        {
+            Error = QueueError.HeadOutOfRange;
+            return;
+        }
+        _nextAvail = position.NextAvail;
+        _availWrap = position.AvailWrap;
+        _nextUsed = position.NextUsed;
+        _usedWrap = position.UsedWrap;
+        // The monotonic count only matters modulo two ring cycles: cycle parity must match the used wrap counter.
+        _usedTotal = position.NextUsed + (position.UsedWrap ? 0UL : Size);
+        _signalledTotal = _usedTotal;
+        _signalledValid = false;
+    }
+
     private static bool IsAvailable(ushort flags, bool wrap) =>
         ((flags & (ushort)DescriptorFlags.Available) != 0) == wrap && ((flags & (ushort)DescriptorFlags.Used) != 0) != wrap;
 

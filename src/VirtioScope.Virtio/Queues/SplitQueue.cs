@@ -25,6 +25,18 @@ public sealed class SplitQueue : VirtQueue
     /// <inheritdoc />
     public override ushort NextUsed => _nextUsed;
 
+    /// <inheritdoc />
+    public override RingPosition Position => new(_nextAvail, true, _nextUsed, true);
+
+    /// <inheritdoc />
+    public override void Restore(RingPosition position)
+    {
+        // Split indices are free-running, so any value is valid.
+        _nextAvail = position.NextAvail;
+        _nextUsed = position.NextUsed;
+        _signalledValid = false;
+    }
+
     private ulong AvailIdxAddress => Layout.DriverArea + 2;
     private ulong UsedEventAddress => Layout.DriverArea + 4 + 2UL * Size;
     private ulong UsedIdxAddress => Layout.DeviceArea + 2;

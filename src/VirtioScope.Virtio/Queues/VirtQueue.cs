@@ -42,6 +42,15 @@ public abstract class VirtQueue
     /// <summary>Where the device will put the next used element (split: free-running index; packed: slot).</summary>
     public abstract ushort NextUsed { get; }
 
+    /// <summary>Where the device stands, to be saved when the queue stops.</summary>
+    public abstract RingPosition Position { get; }
+
+    /// <summary>
+    /// Resumes at a saved position before the first pop (for a queue restarted by a transport). An index outside the
+    /// ring breaks the queue.
+    /// </summary>
+    public abstract void Restore(RingPosition position);
+
     /// <summary>
     /// Pops the next available chain into <paramref name="chain"/>. False when nothing is available or the queue is
     /// broken (see <see cref="Error"/>). A popped chain may carry a <see cref="ChainError"/>: it must still be completed.
