@@ -23,7 +23,7 @@ internal sealed partial class Machine : IDisposable
     private readonly object _lock = new();
     private readonly Thread _thread;
     private readonly IGuestActionSource _source;
-    private readonly Func<long, IReadOnlyList<ComposedRequest>> _takeComposed;
+    private readonly Func<long, int, List<ComposedRequest>> _takeComposed;
     private readonly ILogger? _log;
     private readonly (long Position, VirtioEvent Event)[] _events = new (long, VirtioEvent)[EventCapacity];
     private readonly RequestRecord?[][] _requests;
@@ -31,6 +31,7 @@ internal sealed partial class Machine : IDisposable
     private long _eventCount;
     private readonly uint?[] _lastWritten = new uint?[MmioRegisters.Config / 4];
     private Action? _interrupt;
+    private int _composedTaken;
 
     // Set by the controller while the guest is parked; read by the guest thread.
     private long _limit;
@@ -45,7 +46,7 @@ internal sealed partial class Machine : IDisposable
     private int _hitId;
     private DeviceSnapshot? _liveSnapshot;
 
-    public Machine(SessionOptions options, IGuestActionSource source, Func<long, IReadOnlyList<ComposedRequest>> takeComposed, ILogger? log)
+    public Machine(SessionOptions options, IGuestActionSource source, Func<long, int, List<ComposedRequest>> takeComposed, ILogger? log)
     {
         Options = options;
         _source = source;
@@ -70,7 +71,7 @@ internal sealed partial class Machine : IDisposable
             Transport.Events.Subscribe(OnEvent);
             Transport.InterruptRaised = () => _interrupt?.Invoke();
             var gate = new MmioGate(Transport, this);
-            Context = new GuestActionContext(gate, Memory.CreateView(), options, h => _interrupt = h, () => _takeComposed(Position));
+            Context = new GuestActionContext(gate, Memory.CreateView(), options, h => _interrupt = h, TakeComposed);
         }
         catch
         {
@@ -195,6 +196,16 @@ internal sealed partial class Machine : IDisposable
         _thread.Join();
         Memory.Dispose();
         Backend.Dispose();
+    }
+
+    /// <summary>Composed requests this execution's guest has taken (a prefix of the session's log).</summary>
+    public int ComposedTaken => Volatile.Read(ref _composedTaken);
+
+    private List<ComposedRequest> TakeComposed()
+    {
+        List<ComposedRequest> due = _takeComposed(Position, _composedTaken);
+        Volatile.Write(ref _composedTaken, _composedTaken + due.Count);
+        return due;
     }
 
     /// <summary>Called by the gate on the guest thread before every register access.</summary>
