@@ -22,6 +22,7 @@ public sealed class DebugSession : IDisposable
     private readonly List<ComposedRequest> _pending = [];
     private readonly List<Breakpoint> _breakpoints = [];
     private Machine _machine;
+    private IGuestActionSource _source = null!;
     private DeviceSnapshot? _previous;
     private DeviceSnapshot? _current;
     private RequestRecord? _selected;
@@ -223,6 +224,10 @@ public sealed class DebugSession : IDisposable
     public void Compose(ComposedRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (_source is TraceGuestSource)
+        {
+            throw new CommandException("a recording drives this session: only the live guest submits composed requests");
+        }
         ulong capacity = (ulong)_machine.Backend.Size / 512;
         bool hasData = request.Type is BlkRequestType.In or BlkRequestType.Out or BlkRequestType.Discard or BlkRequestType.WriteZeroes;
         if (hasData && (request.Count == 0 || request.Sector + request.Count > capacity))
@@ -308,7 +313,7 @@ public sealed class DebugSession : IDisposable
     }
 
     /// <summary>Description of the source.</summary>
-    public string SourceDescription { get; private set; } = "";
+    public string SourceDescription => _source.Description;
 
     /// <inheritdoc />
     public void Dispose() => _machine.Dispose();
@@ -330,7 +335,7 @@ public sealed class DebugSession : IDisposable
     private Machine NewMachine()
     {
         IGuestActionSource source = _sourceFactory();
-        SourceDescription = source.Description;
+        _source = source;
         return new Machine(Options, source, TakeComposed, _log);
     }
 

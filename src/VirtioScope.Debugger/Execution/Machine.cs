@@ -30,7 +30,9 @@ internal sealed partial class Machine : IDisposable
     private readonly List<long> _completionPositions = [];
     private long _eventCount;
     private readonly uint?[] _lastWritten = new uint?[MmioRegisters.Config / 4];
+    private readonly Recording? _recording;
     private Action? _interrupt;
+    private int _depth;
     private int _composedTaken;
 
     // Set by the controller while the guest is parked; read by the guest thread.
@@ -61,20 +63,27 @@ internal sealed partial class Machine : IDisposable
         (Backend, Image, Overlay) = OpenBackend(options);
         try
         {
-            var deviceOptions = new BlockDeviceOptions { NumQueues = options.Queues };
-            long buffers = (long)options.Queues * options.QueueDepth * (Math.Max(options.BlockSize, 64 * 1024) + 4096);
-            ulong memorySize = (ulong)Math.Max(64L << 20, (buffers + (32L << 20) + 0xfffff) & ~0xfffffL);
-            Memory = GuestMemory.Create(GuestMemory.DefaultBase, memorySize);
-            Device = new BlockDevice(Backend, deviceOptions);
+            DeviceSetup? setup = source.Setup;
+            BlockDeviceOptions deviceOptions = setup?.Device ?? new BlockDeviceOptions { NumQueues = options.Queues };
+            Memory = setup is null ? GuestMemory.Create(GuestMemory.DefaultBase, MemorySize(options))
+                : new GuestMemory(setup.Memory.Select(r => GuestRegion.Allocate(r.Base, r.Size)));
+            _recording = Recording.Start(options, setup, Backend, Image);
+            Device = new BlockDevice((IBlockBackend?)_recording?.Backend ?? Backend, deviceOptions);
             Transport = new MmioTransport(Device, Memory.CreateView(),
-                new MmioTransportOptions { Version = options.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
+                setup?.Transport ?? new MmioTransportOptions { Version = options.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
+            // The recorder subscribes first, so what it records is complete whenever the machine parks at an event.
+            IMmioDevice window = _recording?.Attach(Transport, deviceOptions, Memory, () => _interrupt?.Invoke()) ?? Transport;
+            if (_recording is null)
+            {
+                Transport.InterruptRaised = () => _interrupt?.Invoke();
+            }
             Transport.Events.Subscribe(OnEvent);
-            Transport.InterruptRaised = () => _interrupt?.Invoke();
-            var gate = new MmioGate(Transport, this);
+            var gate = new MmioGate(window, this);
             Context = new GuestActionContext(gate, Memory.CreateView(), options, h => _interrupt = h, TakeComposed);
         }
         catch
         {
+            _recording?.Dispose();
             Memory?.Dispose();
             Backend.Dispose();
             throw;
@@ -194,6 +203,8 @@ internal sealed partial class Machine : IDisposable
             Monitor.PulseAll(_lock);
         }
         _thread.Join();
+        // After the guest thread ended at an access boundary: the recording ends with complete accesses.
+        _recording?.Dispose();
         Memory.Dispose();
         Backend.Dispose();
     }
@@ -206,6 +217,19 @@ internal sealed partial class Machine : IDisposable
         List<ComposedRequest> due = _takeComposed(Position, _composedTaken);
         Volatile.Write(ref _composedTaken, _composedTaken + due.Count);
         return due;
+    }
+
+    /// <summary>Register accesses in progress on the guest thread (more than one when the interrupt handler reads during a kick).</summary>
+    internal int Depth
+    {
+        get => _depth;
+        set => _depth = value;
+    }
+
+    private static ulong MemorySize(SessionOptions options)
+    {
+        long buffers = (long)options.Queues * options.QueueDepth * (Math.Max(options.BlockSize, 64 * 1024) + 4096);
+        return (ulong)Math.Max(64L << 20, (buffers + (32L << 20) + 0xfffff) & ~0xfffffL);
     }
 
     /// <summary>Called by the gate on the guest thread before every register access.</summary>
@@ -228,7 +252,8 @@ internal sealed partial class Machine : IDisposable
     {
         if (_abort)
         {
-            throw new SessionAbortedException();
+            // Nested in another access (the interrupt handler's reads during a kick): let the outer access finish.
+            return _depth > 0 ? null : throw new SessionAbortedException();
         }
         if (Position >= _limit)
         {
@@ -266,7 +291,7 @@ internal sealed partial class Machine : IDisposable
                 Monitor.Wait(_lock);
             }
         }
-        if (_abort)
+        if (_abort && _depth == 0 && !MidAccess)
         {
             throw new SessionAbortedException();
         }

@@ -22,6 +22,9 @@ public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler,
     /// <inheritdoc />
     public string Description => "live guest";
 
+    /// <inheritdoc />
+    public DeviceSetup? Setup => null;
+
     /// <summary>Requests per round of the workload.</summary>
     public static long RoundSize(SessionOptions options)
     {
