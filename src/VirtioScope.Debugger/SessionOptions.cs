@@ -62,4 +62,7 @@ public sealed record SessionOptions
 
     /// <summary>The recording carries the bytes of the device's memory writes, not only their hashes.</summary>
     public bool RecordFullData { get; init; }
+
+    /// <summary>What the recording a trace session replays was made of (its header's description); null for the live guest.</summary>
+    public string? RecordedWorkload { get; init; }
 }

@@ -51,8 +51,7 @@ public sealed class TraceGuestSource : IGuestActionSource
             ReadOnly = header.Backend.ReadOnly,
             Queues = Math.Max(1, header.Device?.NumQueues ?? 1),
             Legacy = header.MmioVersion == (int)MmioVersion.Legacy,
-            Workload = "recorded",
-            Requests = 0,
+            RecordedWorkload = header.Description ?? $"a recording from {header.Source}",
         };
     }
 
