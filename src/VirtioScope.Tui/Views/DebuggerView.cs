@@ -232,7 +232,7 @@ public sealed class DebuggerView : Window
             EventsPane.SetLines(lines, lines.Count - 1);
         }
         string where = _session.InsideAccess ? $"in access {s.Position}" : $"before access {s.Position + 1}";
-        SetStatus(Inv($"{_session.State.ToString().ToLowerInvariant()} {where}: {_session.StopReason}  |  status {s.Status}  |  {s.Completions} completed")
+        SetStatus(Inv($"{_session.State.ToString().ToLowerInvariant()} {where}: {_session.StopReason}  |  status {s.Status}  |  {s.Completions} completed  |  {_session.SourceDescription}")
             + (_message.Length > 0 ? "  |  " + _message : ""), highlight: _message.StartsWith("error", StringComparison.Ordinal));
         SetNeedsDraw();
     }
