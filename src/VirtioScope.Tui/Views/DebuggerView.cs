@@ -16,6 +16,11 @@ public sealed class DebuggerView : Window
     /// <summary>Refresh period while running: at most 30 refreshes a second.</summary>
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(34);
 
+    /// <summary>While running, the panes are redrawn on every this many ticks (about 10 times a second).</summary>
+    public const int RunningRefreshEvery = 3;
+
+    private int _runningTicks;
+
     private readonly DebugSession _session;
     private readonly CommandInterpreter _interpreter;
     private readonly IApplication _app;
@@ -114,6 +119,11 @@ public sealed class DebuggerView : Window
             _running = null;
             _message = failure is null ? "" : failure.Message;
             Refresh();
+            return;
+        }
+        // While the device runs, redrawing competes with it for the CPU: a few times a second is enough to watch.
+        if (++_runningTicks % RunningRefreshEvery != 0)
+        {
             return;
         }
         DeviceSnapshot s = _session.Snapshot();
