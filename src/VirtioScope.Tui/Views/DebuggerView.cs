@@ -121,14 +121,13 @@ public sealed class DebuggerView : Window
             Refresh();
             return;
         }
-        // While the device runs, redrawing competes with it for the CPU: a few times a second is enough to watch.
-        if (++_runningTicks % RunningRefreshEvery != 0)
-        {
-            return;
-        }
         DeviceSnapshot s = _session.Snapshot();
-        RegistersPane.SetLines(PaneText.Registers(s));
-        QueuePane.SetLines(PaneText.Queue(s, _queue));
+        // While the device runs, redrawing competes with it for the CPU: the panes a few times a second are enough to watch.
+        if (_runningTicks++ % RunningRefreshEvery == 0)
+        {
+            RegistersPane.SetLines(PaneText.Registers(s));
+            QueuePane.SetLines(PaneText.Queue(s, _queue));
+        }
         SetStatus(Inv($"running  access {s.Position}  completions {s.Completions}  events {s.Events}   F6 pauses"), highlight: false);
     }
 
