@@ -22,10 +22,13 @@ public sealed class DebugSession : IDisposable
     private readonly List<ComposedRequest> _pending = [];
     private readonly List<Breakpoint> _breakpoints = [];
     private Machine _machine;
+    private IGuestActionSource _source = null!;
     private DeviceSnapshot? _previous;
     private DeviceSnapshot? _current;
     private RequestRecord? _selected;
     private bool _replaying;
+    private int _pendingCount;
+    private int _loggedCount;
     private int _nextBreakpointId = 1;
 
     private DebugSession(SessionOptions options, Func<IGuestActionSource> sourceFactory, ILogger? log)
@@ -217,10 +220,14 @@ public sealed class DebugSession : IDisposable
     /// <summary>Deletes every breakpoint.</summary>
     public void DeleteAllBreakpoints() => _breakpoints.Clear();
 
-    /// <summary>Queues a request for the guest to submit at its next opportunity (after the current round of the workload).</summary>
+    /// <summary>Queues a request for the guest to submit next, before any more of the workload's own requests.</summary>
     public void Compose(ComposedRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (_source is TraceGuestSource)
+        {
+            throw new CommandException("a recording drives this session: only the live guest submits composed requests");
+        }
         ulong capacity = (ulong)_machine.Backend.Size / 512;
         bool hasData = request.Type is BlkRequestType.In or BlkRequestType.Out or BlkRequestType.Discard or BlkRequestType.WriteZeroes;
         if (hasData && (request.Count == 0 || request.Sector + request.Count > capacity))
@@ -241,8 +248,11 @@ public sealed class DebugSession : IDisposable
         }
         lock (_composeLock)
         {
-            _composedLog.RemoveAll(e => e.Position >= _machine.Position);
+            // What this execution's guest has not taken yet belongs to a timeline left by stepping back.
+            _composedLog.RemoveRange(_machine.ComposedTaken, _composedLog.Count - _machine.ComposedTaken);
+            _loggedCount = _composedLog.Count;
             _pending.Add(request);
+            _pendingCount = _pending.Count;
         }
     }
 
@@ -303,7 +313,7 @@ public sealed class DebugSession : IDisposable
     }
 
     /// <summary>Description of the source.</summary>
-    public string SourceDescription { get; private set; } = "";
+    public string SourceDescription => _source.Description;
 
     /// <inheritdoc />
     public void Dispose() => _machine.Dispose();
@@ -325,16 +335,30 @@ public sealed class DebugSession : IDisposable
     private Machine NewMachine()
     {
         IGuestActionSource source = _sourceFactory();
-        SourceDescription = source.Description;
+        _source = source;
         return new Machine(Options, source, TakeComposed, _log);
     }
 
-    private List<ComposedRequest> TakeComposed(long position)
+    /// <summary>
+    /// The composed requests a machine's guest submits now, at access <paramref name="position"/>, having already
+    /// been handed the first <paramref name="taken"/> of the log: on re-execution, the logged ones at the positions
+    /// where they were first taken; live, the pending ones, which then join the log.
+    /// </summary>
+    private List<ComposedRequest> TakeComposed(long position, int taken)
     {
+        // Asked before every batch the guest issues: without anything composed this must cost next to nothing.
+        if (Volatile.Read(ref _pendingCount) == 0 && Volatile.Read(ref _loggedCount) <= taken)
+        {
+            return [];
+        }
         lock (_composeLock)
         {
-            var due = _composedLog.Where(e => e.Position == position).Select(e => e.Request).ToList();
-            if (!_replaying && _pending.Count > 0)
+            var due = new List<ComposedRequest>();
+            for (int i = taken; i < _composedLog.Count && _composedLog[i].Position <= position; i++)
+            {
+                due.Add(_composedLog[i].Request);
+            }
+            if (!_replaying && _pending.Count > 0 && taken + due.Count == _composedLog.Count)
             {
                 foreach (ComposedRequest r in _pending)
                 {
@@ -342,6 +366,8 @@ public sealed class DebugSession : IDisposable
                     due.Add(r);
                 }
                 _pending.Clear();
+                Volatile.Write(ref _pendingCount, 0);
+                Volatile.Write(ref _loggedCount, _composedLog.Count);
             }
             return due;
         }

@@ -56,4 +56,13 @@ public sealed record SessionOptions
 
     /// <summary>Stamp written blocks and check reads.</summary>
     public bool Verify { get; init; }
+
+    /// <summary>Record the session to this <c>.vstrace</c> file (rewritten from the start whenever the session steps back).</summary>
+    public string? RecordPath { get; init; }
+
+    /// <summary>The recording carries the bytes of the device's memory writes, not only their hashes.</summary>
+    public bool RecordFullData { get; init; }
+
+    /// <summary>What the recording a trace session replays was made of (its header's description); null for the live guest.</summary>
+    public string? RecordedWorkload { get; init; }
 }

@@ -147,4 +147,32 @@ public sealed class TraceCommandTests : IDisposable
         Assert.Contains("cut short", err);
         Assert.Equal(3, stdout.Trim().Split('\n').Length);
     }
+
+    [Fact]
+    public void A_full_recording_replays_by_default_against_its_own_copy_of_the_original_content()
+    {
+        string image = P("full.raw");
+        byte[] content = new byte[4 << 20];
+        new Random(21).NextBytes(content);
+        File.WriteAllBytes(image, content);
+        string full = P("full.vstrace");
+        string hashes = P("hashes.vstrace");
+        (int exit, string stdout, string err) = CliRunner.Run("run", image, "--workload", "randrw", "--requests", "400", "--queue-depth", "8", "--record", full, "--full");
+        Assert.True(exit == 0, err + stdout);
+        // The run wrote to the image: replaying against it now differs where the run read blocks it had not yet written.
+        File.WriteAllBytes(image, content);
+        (exit, stdout, err) = CliRunner.Run("run", image, "--workload", "randrw", "--requests", "400", "--queue-depth", "8", "--record", hashes);
+        Assert.True(exit == 0, err + stdout);
+        byte[] afterRun = File.ReadAllBytes(image);
+        Assert.NotEqual(content, afterRun);
+
+        (exit, stdout, err) = CliRunner.Run("replay", full, "--verify");
+        Assert.True(exit == 0, err + stdout);
+        Assert.StartsWith("identical:", stdout, StringComparison.Ordinal);
+        (exit, stdout, _) = CliRunner.Run("replay", hashes, "--verify");
+        Assert.Equal(1, exit);
+        Assert.Contains("backend data differs", stdout, StringComparison.Ordinal);
+        // Neither replay touched the image.
+        Assert.Equal(afterRun, File.ReadAllBytes(image));
+    }
 }

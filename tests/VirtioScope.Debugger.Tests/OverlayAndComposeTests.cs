@@ -94,6 +94,28 @@ public sealed class OverlayAndComposeTests : IDisposable
         Assert.Equal(fingerprint, s.StateFingerprint());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_composed_request_is_the_very_next_request_the_guest_submits(bool packed)
+    {
+        // Rounds of the workload hold 1024 requests; composing after 3 must not wait for the round to end.
+        using DebugSession s = DebugSession.Open(Sessions.Small() with { Packed = packed });
+        var c = new CommandInterpreter(s);
+        Sessions.Run(c, "next 3");
+        long composedAt = s.EventCount;
+        Sessions.Run(c, "compose write 64 8 0x5a", "break type out", "continue");
+        Assert.Contains("type out", s.StopReason);
+        Assert.True(s.Completions < 20, $"the composed write came after {s.Completions} completions");
+        // Every request the device parsed between composing and the composed write was already in flight then.
+        List<Virtio.Events.RequestParsedEvent> since = s.Events((int)(s.EventCount - composedAt))
+            .Select(e => e.Event).OfType<Virtio.Events.RequestParsedEvent>().ToList();
+        Assert.Equal("Out", since[^1].Type);
+        Assert.Equal(64UL, since[^1].Sector);
+        Assert.All(since.Take(since.Count - 1), e => Assert.Equal("In", e.Type));
+        Assert.True(since.Count - 1 <= Sessions.Small().QueueDepth, $"{since.Count - 1} requests were parsed before the composed one");
+    }
+
     [Fact]
     public void Compose_checks_its_request()
     {

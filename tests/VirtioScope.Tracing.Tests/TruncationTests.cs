@@ -13,17 +13,11 @@ public class TruncationTests
     }
 
     [Fact]
-    public void A_trace_cut_anywhere_reads_up_to_its_last_complete_chunk()
+    public void A_trace_cut_anywhere_reads_a_prefix_of_its_events_that_grows_with_the_cut()
     {
         using TraceReader full = TraceRig.Open(Trace);
         Assert.True(full.IsComplete);
         string[] all = [.. full.Events().Select(e => e.ToString())];
-        // Event counts a cut may leave: the events of the first k complete chunks.
-        var possible = new HashSet<long> { 0 };
-        for (int i = 0; i < full.ChunkCount; i++)
-        {
-            possible.Add(i + 1 < full.ChunkCount ? full.ChunkFirstEvent(i + 1) : full.EventCount);
-        }
         int start = DataStart();
         long previous = 0;
         int cuts = 0;
@@ -33,7 +27,6 @@ public class TruncationTests
             Assert.False(r.IsComplete);
             Assert.NotNull(r.TruncationNote);
             Assert.True(r.EventCount >= previous, $"cut at {cut}: {r.EventCount} events after {previous}");
-            Assert.Contains(r.EventCount, possible);
             string[] got = [.. r.Events().Select(e => e.ToString())];
             Assert.Equal(all.Take(got.Length), got);
             previous = r.EventCount;
@@ -41,6 +34,75 @@ public class TruncationTests
         }
         Assert.Equal(full.EventCount, previous);
         Assert.True(cuts > 100);
+    }
+
+    /// <summary>
+    /// A recorder that hands every record to the file on its own (chunk target 1): the file's record boundaries are
+    /// its chunk boundaries, and a cut anywhere keeps exactly the records that reached the file whole.
+    /// </summary>
+    [Fact]
+    public void A_cut_at_every_record_boundary_and_inside_every_record_keeps_the_records_before_it()
+    {
+        byte[] trace = TraceRig.Record(TraceRig.Options("randrw", requests: 6, chunkTarget: 1));
+        using TraceReader full = TraceRig.Open(trace);
+        string[] all = [.. full.Events().Select(e => e.ToString())];
+        Assert.Equal(full.EventCount, full.ChunkCount);
+        // Where each record's chunk ends in the file.
+        var ends = new List<long>();
+        long offset = TraceLayout.FileHeaderSize + (int)BinaryPrimitives.ReadUInt32LittleEndian(trace.AsSpan(TraceLayout.FileJsonLengthOffset));
+        for (int i = 0; i < full.ChunkCount; i++)
+        {
+            offset += TraceLayout.ChunkHeaderSize + BinaryPrimitives.ReadUInt32LittleEndian(trace.AsSpan((int)offset + TraceLayout.ChunkCompressedLengthOffset));
+            ends.Add(offset);
+        }
+        int boundaries = 0;
+        int inside = 0;
+        for (long cut = ends[0] - 1; cut <= ends[^1]; cut++)
+        {
+            int whole = ends.Count(e => e <= cut);
+            using TraceReader r = TraceRig.Open(trace[..(int)cut]);
+            // Inside a record's chunk its zstd frame may already decode (a raw block): then that record is whole too.
+            Assert.True(r.EventCount == whole || (r.EventCount == whole + 1 && !ends.Contains(cut)), $"cut at {cut}: {r.EventCount} events, {whole} records whole");
+            string[] got = [.. r.Events().Select(e => e.ToString())];
+            Assert.Equal(all.Take(got.Length), got);
+            if (ends.Contains(cut))
+            {
+                boundaries++;
+            }
+            else
+            {
+                inside++;
+            }
+        }
+        Assert.Equal(full.ChunkCount, boundaries);
+        Assert.True(inside > full.ChunkCount * 10);
+    }
+
+    [Fact]
+    public void A_cut_inside_a_large_chunk_keeps_the_records_of_its_decodable_blocks()
+    {
+        // Default chunk size: a chunk's zstd frame holds several 128 KiB blocks, so the file holds records before the chunk ends.
+        byte[] trace = TraceRig.Record(TraceRig.Options("randread", requests: 3000, chunkTarget: TraceLayout.ChunkTarget));
+        using TraceReader full = TraceRig.Open(trace);
+        Assert.True(full.ChunkCount > 2);
+        string[] all = [.. full.Events().Take(200_000).Select(e => e.ToString())];
+        int start = TraceLayout.FileHeaderSize + (int)BinaryPrimitives.ReadUInt32LittleEndian(trace.AsSpan(TraceLayout.FileJsonLengthOffset));
+        long secondChunk = full.ChunkFirstEvent(1);
+        uint firstLength = BinaryPrimitives.ReadUInt32LittleEndian(trace.AsSpan(start + TraceLayout.ChunkCompressedLengthOffset));
+        long previous = 0;
+        bool someWithin = false;
+        for (int i = 1; i < 20; i++)
+        {
+            int cut = start + TraceLayout.ChunkHeaderSize + (int)(firstLength * i / 20);
+            using TraceReader r = TraceRig.Open(trace[..cut]);
+            Assert.True(r.EventCount < secondChunk);
+            Assert.True(r.EventCount >= previous);
+            someWithin |= r.EventCount > 0;
+            Assert.Equal(all.Take((int)r.EventCount), r.Events().Select(e => e.ToString()));
+            Assert.Contains("complete records of it reached the file", r.TruncationNote, StringComparison.Ordinal);
+            previous = r.EventCount;
+        }
+        Assert.True(someWithin, "no cut inside the first chunk kept any of its records");
     }
 
     [Fact]

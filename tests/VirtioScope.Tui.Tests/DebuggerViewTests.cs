@@ -152,4 +152,41 @@ public class DebuggerViewTests
         Assert.Contains("wrap counters: avail True  used True", queue);
         Assert.Contains("AVAIL", queue);
     }
+
+    [Fact]
+    public void A_recorded_trace_drives_the_same_panes_forward_and_back()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"vscope-tui-{Guid.NewGuid():N}.vstrace");
+        try
+        {
+            var run = new VirtioScope.Tracing.Recording.RecordedRunOptions
+            {
+                Workload = new VirtioScope.Guest.Workloads.WorkloadOptions { Name = "randread", Requests = 50, QueueDepth = 4, Seed = 4 },
+                Backend = new VirtioScope.Tracing.Format.BackendInfo { Kind = "memory", VirtualSize = 1 << 20 },
+            };
+            using (var backend = new VirtioScope.Block.MemoryBackend(1 << 20))
+            using (FileStream file = File.Create(path))
+            {
+                VirtioScope.Tracing.Recording.RecordedRun.Run(backend, run, file);
+            }
+            using var reader = VirtioScope.Tracing.Format.TraceReader.Open(path);
+            SessionOptions options = VirtioScope.Debugger.Sources.TraceGuestSource.OptionsFor(reader.Header, imagePath: null);
+            using var h = new Headless(() => DebugSession.Open(options, () => new VirtioScope.Debugger.Sources.TraceGuestSource(reader, "t.vstrace")));
+            Assert.Contains("trace t.vstrace: event 0 of", h.View.StatusText);
+            h.Press(Key.F10);
+            Assert.Matches(@"queue 0 chain \d+: in sector \d+ bytes 4096 status OK", h.PaneText(h.View.ChainPane));
+            Assert.Contains("1 completed", h.View.StatusText);
+            Assert.Contains("identical to the recording so far", h.View.StatusText);
+            string registers = h.PaneText(h.View.RegistersPane);
+            h.Press(Key.F10, 3);
+            Assert.Contains("4 completed", h.View.StatusText);
+            h.Press(Key.F8, 3);
+            Assert.Contains("1 completed", h.View.StatusText);
+            Assert.Equal(registers, h.PaneText(h.View.RegistersPane));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

@@ -15,11 +15,16 @@ internal sealed class Headless : IDisposable
     private readonly TextWriter _oldOut;
 
     public Headless(SessionOptions? options = null, int width = 160, int height = 50)
+        : this(() => DebugSession.Open(options ?? Small()), width, height)
+    {
+    }
+
+    public Headless(Func<DebugSession> open, int width = 160, int height = 50)
     {
         ConsoleGate.Enter();
         _oldOut = Console.Out;
         Console.SetOut(new StringWriter());
-        Session = DebugSession.Open(options ?? Small());
+        Session = open();
         App = Application.Create().Init(DriverRegistry.Names.ANSI);
         App.Driver!.SetScreenSize(width, height);
         View = new DebuggerView(Session, App);

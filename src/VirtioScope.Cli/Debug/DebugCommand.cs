@@ -3,6 +3,8 @@ using Serilog.Core;
 using VirtioScope.Cli.Images;
 using VirtioScope.Cli.Run;
 using VirtioScope.Debugger;
+using VirtioScope.Debugger.Sources;
+using VirtioScope.Tracing.Format;
 using VirtioScope.Guest.Workloads;
 using VirtioScope.Images;
 using VirtioScope.Tui;
@@ -28,67 +30,52 @@ internal static class DebugCommand
         output.AcceptOnlyFromAmong("text", "json");
         var log = new Option<string?>("--log") { Description = "Write a compact JSON (CLEF) log of the device's events to this file" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log more" };
+        var trace = new Option<string?>("--trace") { Description = "Step through a recorded trace (.vstrace) instead of the live guest; IMAGE or --memory is the backend to replay against (default: a zeroed memory disk or the recorded image)" };
+        var record = new Option<string?>("--record") { Description = "Record the session to this trace file (.vstrace, as run --record); rewritten when the session steps back" };
+        var full = new Option<bool>("--full") { Description = "With --record: keep the bytes the device writes to guest memory, not only their hashes" };
 
         var command = new Command("debug", "Step through the device's work: registers, queues, chains and events, in a TUI or in batch mode")
         {
-            image, rw, batch, output, log, verbose,
+            image, rw, batch, output, log, verbose, trace, record, full,
         };
         shared.AddTo(command);
         command.SetAction(parse =>
         {
             using Logger logger = Logging.Create(parse.GetValue(verbose) ? 2 : 0, parse.GetValue(log));
             SessionOptions options;
-            try
-            {
-                string? imagePath = parse.GetValue(image);
-                if (imagePath is null && !shared.HasMemory(parse))
-                {
-                    imagePath = FindDemoImage()
-                        ?? throw new ArgumentException($"no IMAGE or --memory given, and the demo image {DemoImage} was not found");
-                }
-                RunSettings settings = shared.Bind(parse, imagePath);
-                settings.Validate();
-                if (settings.Image is not null && !File.Exists(settings.Image))
-                {
-                    throw new ArgumentException($"{settings.Image}: no such file");
-                }
-                options = new SessionOptions
-                {
-                    ImagePath = settings.Image,
-                    MemoryBytes = settings.MemoryBytes ?? SessionOptions.DefaultMemoryDisk,
-                    WriteThroughToImage = parse.GetValue(rw),
-                    ReadOnly = settings.ReadOnly,
-                    Workload = settings.Workload,
-                    Requests = settings.Requests,
-                    QueueDepth = settings.QueueDepth,
-                    BlockSize = settings.BlockSize,
-                    RwMixPercent = settings.RwMixPercent,
-                    FlushEvery = settings.FlushEvery,
-                    Queues = settings.Queues,
-                    Packed = settings.Packed,
-                    EventIdx = settings.EventIdx,
-                    Indirect = settings.Indirect,
-                    Legacy = settings.Legacy,
-                    Seed = settings.Seed,
-                    Verify = settings.Verify,
-                };
-            }
-            catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
-            {
-                Console.Error.WriteLine($"virtioscope: {e.Message}");
-                return ExitCodes.Usage;
-            }
+            TraceReader? reader = null;
             DebugSession session;
             try
             {
+                string? tracePath = parse.GetValue(trace);
+                if (tracePath is not null)
+                {
+                    reader = OpenTrace(tracePath);
+                    options = TraceOptions(reader, parse.GetValue(image), shared.HasMemory(parse) ? shared.Bind(parse, null).MemoryBytes : null);
+                }
+                else
+                {
+                    options = LiveOptions(parse, shared, parse.GetValue(image));
+                }
+                options = options with { WriteThroughToImage = parse.GetValue(rw), RecordPath = parse.GetValue(record), RecordFullData = parse.GetValue(full) };
+                if (options.RecordPath is not null && tracePath is not null && Path.GetFullPath(options.RecordPath) == Path.GetFullPath(tracePath))
+                {
+                    throw new ArgumentException("--record would overwrite the trace given with --trace");
+                }
                 // Every device event goes through Serilog only when a log file asks for it: formatting each one costs more than the device's own work.
-                session = DebugSession.Open(options, log: parse.GetValue(log) is null ? null : logger);
+                Serilog.ILogger? sessionLog = parse.GetValue(log) is null ? null : logger;
+                TraceReader? r = reader;
+                session = r is null ? DebugSession.Open(options, log: sessionLog)
+                    : DebugSession.Open(options, () => new TraceGuestSource(r, Path.GetFileName(tracePath!)), sessionLog);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ImageException or InvalidDataException or ArgumentException)
+            catch (Exception e) when (e is FormatException or ArgumentException or OverflowException or IOException or UnauthorizedAccessException
+                or ImageException or InvalidDataException or InvalidOperationException)
             {
-                Console.Error.WriteLine($"virtioscope: {options.ImagePath ?? "memory disk"}: {e.Message}");
+                reader?.Dispose();
+                Console.Error.WriteLine($"virtioscope: {e.Message}");
                 return ExitCodes.Usage;
             }
+            using (reader)
             using (session)
             {
                 string? batchFile = parse.GetValue(batch);
@@ -101,6 +88,87 @@ internal static class DebugCommand
             }
         });
         return command;
+    }
+
+    private static SessionOptions LiveOptions(ParseResult parse, DeviceOptionSet shared, string? imagePath)
+    {
+        if (imagePath is null && !shared.HasMemory(parse))
+        {
+            imagePath = FindDemoImage()
+                ?? throw new ArgumentException($"no IMAGE or --memory given, and the demo image {DemoImage} was not found");
+        }
+        RunSettings settings = shared.Bind(parse, imagePath);
+        settings.Validate();
+        if (settings.Image is not null && !File.Exists(settings.Image))
+        {
+            throw new ArgumentException($"{settings.Image}: no such file");
+        }
+        return new SessionOptions
+        {
+            ImagePath = settings.Image,
+            MemoryBytes = settings.MemoryBytes ?? SessionOptions.DefaultMemoryDisk,
+            ReadOnly = settings.ReadOnly,
+            Workload = settings.Workload,
+            Requests = settings.Requests,
+            QueueDepth = settings.QueueDepth,
+            BlockSize = settings.BlockSize,
+            RwMixPercent = settings.RwMixPercent,
+            FlushEvery = settings.FlushEvery,
+            Queues = settings.Queues,
+            Packed = settings.Packed,
+            EventIdx = settings.EventIdx,
+            Indirect = settings.Indirect,
+            Legacy = settings.Legacy,
+            Seed = settings.Seed,
+            Verify = settings.Verify,
+        };
+    }
+
+    private static TraceReader OpenTrace(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new ArgumentException($"{path}: no such file");
+        }
+        TraceReader reader = TraceReader.Open(path);
+        if (reader.TruncationNote is { } note)
+        {
+            Console.Error.WriteLine($"virtioscope: {path}: {note}");
+        }
+        return reader;
+    }
+
+    /// <summary>
+    /// The backend of a trace session: IMAGE, a memory disk of --memory bytes, or what the recording was made over (a
+    /// zeroed memory disk, or the recorded image if it is still there); writes always stay in the session's overlay.
+    /// </summary>
+    private static SessionOptions TraceOptions(TraceReader reader, string? image, long? memoryBytes)
+    {
+        TraceHeader h = reader.Header;
+        if (!h.Replayable)
+        {
+            throw new ArgumentException($"trace from {h.Source} is register-level: it holds no guest memory or backend data, so it cannot drive a device in the debugger (use trace show or trace lint)");
+        }
+        if (image is not null && memoryBytes is not null)
+        {
+            throw new ArgumentException("give either IMAGE or --memory, not both");
+        }
+        string? path = image;
+        if (path is null && memoryBytes is null && h.Backend.Kind == "image")
+        {
+            path = h.Backend.Path is { } recorded && File.Exists(recorded) ? recorded
+                : throw new ArgumentException($"the trace was recorded over image {h.Backend.Path ?? "(unknown)"}, which is not found: give IMAGE");
+        }
+        if (path is not null && !File.Exists(path))
+        {
+            throw new ArgumentException($"{path}: no such file");
+        }
+        long size = memoryBytes ?? h.Backend.VirtualSize;
+        if (path is null && size != h.Backend.VirtualSize)
+        {
+            throw new ArgumentException($"--memory {size} differs from the {h.Backend.VirtualSize} bytes the trace was recorded over");
+        }
+        return TraceGuestSource.OptionsFor(h, path) with { MemoryBytes = size };
     }
 
     private static int RunBatch(DebugSession session, string file, bool json)

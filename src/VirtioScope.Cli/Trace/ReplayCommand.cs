@@ -16,7 +16,7 @@ internal static class ReplayCommand
     public static Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "Trace recorded with run --record" };
-        var image = new Argument<string?>("IMAGE") { Description = "Image to replay against (opened read-only; writes go to a copy in memory)", Arity = ArgumentArity.ZeroOrOne };
+        var image = new Argument<string?>("IMAGE") { Description = "Image to replay against (opened read-only; writes go to a copy in memory). Default: the original content when the trace holds it (--full), else the recorded image", Arity = ArgumentArity.ZeroOrOne };
         var memory = new Option<string?>("--memory") { Description = "Replay against a zeroed in-memory disk of this size" };
         var verify = new Option<bool>("--verify") { Description = "Compare everything the device produces with the recording; report the first divergence" };
         var until = new Option<long?>("--until") { Description = "Stop after event N" };
@@ -35,7 +35,7 @@ internal static class ReplayCommand
             {
                 throw new ArgumentException("give either IMAGE or --memory, not both");
             }
-            using IBlockBackend backend = OpenBackend(reader.Header, p.GetValue(image), p.GetValue(memory));
+            using IBlockBackend backend = OpenBackend(reader, p.GetValue(image), p.GetValue(memory));
             ReplayResult r = TraceReplayer.Replay(reader, backend, new ReplayOptions { Verify = p.GetValue(verify), Until = p.GetValue(until) });
             Report(r, reader, p.GetValue(verify), p.GetValue(output) == "json");
             return r.Divergence is null ? ExitCodes.Success : ExitCodes.Failures;
@@ -43,8 +43,14 @@ internal static class ReplayCommand
         return cmd;
     }
 
-    private static IBlockBackend OpenBackend(TraceHeader header, string? image, string? memory)
+    /// <summary>
+    /// IMAGE or --memory when given; else a zeroed memory disk for a memory recording, a protected copy of the
+    /// original content for a <c>--full</c> image recording (the trace holds it), else the recorded image if it is
+    /// still there (opened read-only, writes kept in memory).
+    /// </summary>
+    private static IBlockBackend OpenBackend(TraceReader reader, string? image, string? memory)
     {
+        TraceHeader header = reader.Header;
         if (memory is not null)
         {
             return new MemoryBackend(Images.CliSupport.ParseSize(memory, "--memory"), header.Backend.ReadOnly);
@@ -53,6 +59,10 @@ internal static class ReplayCommand
         {
             // A memory disk starts zeroed, so the trace holds its original content.
             return new MemoryBackend(header.Backend.VirtualSize, header.Backend.ReadOnly);
+        }
+        if (image is null && header.Backend.Kind == "image" && RecordedContentBackend.Holds(header))
+        {
+            return new ProtectedBackend(RecordedContentBackend.From(reader), header.Backend.ReadOnly);
         }
         string? path = image ?? (header.Backend.Path is { } recorded && File.Exists(recorded) ? recorded : null);
         if (path is null)

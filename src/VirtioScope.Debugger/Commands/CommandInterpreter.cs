@@ -215,9 +215,10 @@ public sealed class CommandInterpreter(DebugSession session)
         {
             Source = Session.SourceDescription,
             Medium = o.ImagePath ?? string.Create(CultureInfo.InvariantCulture, $"memory disk of {o.MemoryBytes} bytes"),
-            Workload = string.Create(CultureInfo.InvariantCulture,
+            Workload = o.RecordedWorkload is { } recorded ? $"as recorded: {recorded}" : string.Create(CultureInfo.InvariantCulture,
                 $"{o.Workload}, {o.Requests} requests, depth {o.QueueDepth}, block size {o.BlockSize}, seed {o.Seed}"),
-            Transport = $"{(o.Legacy ? "legacy virtio-mmio v1" : "virtio-mmio v2")}, {(o.Packed ? "packed" : "split")} rings, "
+            Transport = $"{(o.Legacy ? "legacy virtio-mmio v1" : "virtio-mmio v2")}, "
+                + (o.RecordedWorkload is null ? $"{(o.Packed ? "packed" : "split")} rings, " : "rings as negotiated in the recording, ")
                 + string.Create(CultureInfo.InvariantCulture, $"{o.Queues} queue(s)"),
             State = Session.State.ToString().ToLowerInvariant(),
             StopReason = Session.StopReason,

@@ -23,14 +23,17 @@ internal sealed partial class Machine : IDisposable
     private readonly object _lock = new();
     private readonly Thread _thread;
     private readonly IGuestActionSource _source;
-    private readonly Func<long, IReadOnlyList<ComposedRequest>> _takeComposed;
+    private readonly Func<long, int, List<ComposedRequest>> _takeComposed;
     private readonly ILogger? _log;
     private readonly (long Position, VirtioEvent Event)[] _events = new (long, VirtioEvent)[EventCapacity];
     private readonly RequestRecord?[][] _requests;
     private readonly List<long> _completionPositions = [];
     private long _eventCount;
     private readonly uint?[] _lastWritten = new uint?[MmioRegisters.Config / 4];
+    private readonly Recording? _recording;
     private Action? _interrupt;
+    private int _depth;
+    private int _composedTaken;
 
     // Set by the controller while the guest is parked; read by the guest thread.
     private long _limit;
@@ -45,7 +48,7 @@ internal sealed partial class Machine : IDisposable
     private int _hitId;
     private DeviceSnapshot? _liveSnapshot;
 
-    public Machine(SessionOptions options, IGuestActionSource source, Func<long, IReadOnlyList<ComposedRequest>> takeComposed, ILogger? log)
+    public Machine(SessionOptions options, IGuestActionSource source, Func<long, int, List<ComposedRequest>> takeComposed, ILogger? log)
     {
         Options = options;
         _source = source;
@@ -60,20 +63,27 @@ internal sealed partial class Machine : IDisposable
         (Backend, Image, Overlay) = OpenBackend(options);
         try
         {
-            var deviceOptions = new BlockDeviceOptions { NumQueues = options.Queues };
-            long buffers = (long)options.Queues * options.QueueDepth * (Math.Max(options.BlockSize, 64 * 1024) + 4096);
-            ulong memorySize = (ulong)Math.Max(64L << 20, (buffers + (32L << 20) + 0xfffff) & ~0xfffffL);
-            Memory = GuestMemory.Create(GuestMemory.DefaultBase, memorySize);
-            Device = new BlockDevice(Backend, deviceOptions);
+            DeviceSetup? setup = source.Setup;
+            BlockDeviceOptions deviceOptions = setup?.Device ?? new BlockDeviceOptions { NumQueues = options.Queues };
+            Memory = setup is null ? GuestMemory.Create(GuestMemory.DefaultBase, MemorySize(options))
+                : new GuestMemory(setup.Memory.Select(r => GuestRegion.Allocate(r.Base, r.Size)));
+            _recording = Recording.Start(options, setup, Backend, Image);
+            Device = new BlockDevice((IBlockBackend?)_recording?.Backend ?? Backend, deviceOptions);
             Transport = new MmioTransport(Device, Memory.CreateView(),
-                new MmioTransportOptions { Version = options.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
+                setup?.Transport ?? new MmioTransportOptions { Version = options.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
+            // The recorder subscribes first, so what it records is complete whenever the machine parks at an event.
+            IMmioDevice window = _recording?.Attach(Transport, deviceOptions, Memory, () => _interrupt?.Invoke()) ?? Transport;
+            if (_recording is null)
+            {
+                Transport.InterruptRaised = () => _interrupt?.Invoke();
+            }
             Transport.Events.Subscribe(OnEvent);
-            Transport.InterruptRaised = () => _interrupt?.Invoke();
-            var gate = new MmioGate(Transport, this);
-            Context = new GuestActionContext(gate, Memory.CreateView(), options, h => _interrupt = h, () => _takeComposed(Position));
+            var gate = new MmioGate(window, this);
+            Context = new GuestActionContext(gate, Memory.CreateView(), options, h => _interrupt = h, TakeComposed);
         }
         catch
         {
+            _recording?.Dispose();
             Memory?.Dispose();
             Backend.Dispose();
             throw;
@@ -193,8 +203,33 @@ internal sealed partial class Machine : IDisposable
             Monitor.PulseAll(_lock);
         }
         _thread.Join();
+        // After the guest thread ended at an access boundary: the recording ends with complete accesses.
+        _recording?.Dispose();
         Memory.Dispose();
         Backend.Dispose();
+    }
+
+    /// <summary>Composed requests this execution's guest has taken (a prefix of the session's log).</summary>
+    public int ComposedTaken => Volatile.Read(ref _composedTaken);
+
+    private List<ComposedRequest> TakeComposed()
+    {
+        List<ComposedRequest> due = _takeComposed(Position, _composedTaken);
+        Volatile.Write(ref _composedTaken, _composedTaken + due.Count);
+        return due;
+    }
+
+    /// <summary>Register accesses in progress on the guest thread (more than one when the interrupt handler reads during a kick).</summary>
+    internal int Depth
+    {
+        get => _depth;
+        set => _depth = value;
+    }
+
+    private static ulong MemorySize(SessionOptions options)
+    {
+        long buffers = (long)options.Queues * options.QueueDepth * (Math.Max(options.BlockSize, 64 * 1024) + 4096);
+        return (ulong)Math.Max(64L << 20, (buffers + (32L << 20) + 0xfffff) & ~0xfffffL);
     }
 
     /// <summary>Called by the gate on the guest thread before every register access.</summary>
@@ -217,7 +252,8 @@ internal sealed partial class Machine : IDisposable
     {
         if (_abort)
         {
-            throw new SessionAbortedException();
+            // Nested in another access (the interrupt handler's reads during a kick): let the outer access finish.
+            return _depth > 0 ? null : throw new SessionAbortedException();
         }
         if (Position >= _limit)
         {
@@ -255,7 +291,7 @@ internal sealed partial class Machine : IDisposable
                 Monitor.Wait(_lock);
             }
         }
-        if (_abort)
+        if (_abort && _depth == 0 && !MidAccess)
         {
             throw new SessionAbortedException();
         }

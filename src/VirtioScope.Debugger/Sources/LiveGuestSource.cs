@@ -7,18 +7,23 @@ namespace VirtioScope.Debugger.Sources;
 
 /// <summary>
 /// The spec-following guest of <c>run</c> driving the chosen workload. The workload runs in rounds of a few queue
-/// depths, each with its own seed derived from the session seed; between rounds every request has completed, which is
-/// where requests composed in the debugger are submitted.
+/// depths, each with its own seed derived from the session seed. Requests composed in the debugger are interjected:
+/// the guest submits them before any more of the workload's own requests (as soon as a slot is free).
 /// </summary>
-public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler
+public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler, IRequestInterjector
 {
     /// <summary>Polls for the completion of a composed request before the guest gives up on it.</summary>
     public const int ComposedPollLimit = 1000;
 
+    private readonly Queue<ComposedRequest> _waiting = new();
+    private GuestActionContext? _context;
     private bool _composedDone;
 
     /// <inheritdoc />
     public string Description => "live guest";
+
+    /// <inheritdoc />
+    public DeviceSetup? Setup => null;
 
     /// <summary>Requests per round of the workload.</summary>
     public static long RoundSize(SessionOptions options)
@@ -48,6 +53,7 @@ public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler
     {
         ArgumentNullException.ThrowIfNull(context);
         SessionOptions s = context.Options;
+        _context = context;
         using var guest = new VirtioBlkGuest(context.Mmio, context.Memory, DriverOptions(s, new BlockDeviceOptions().MaxQueueSize));
         context.ConnectInterrupt(guest.OnInterrupt);
         guest.Initialize();
@@ -68,14 +74,54 @@ public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler
                 Seed = unchecked((s.Seed * 1_000_003UL) + (ulong)round),
                 Verify = s.Verify,
                 AssumeZeroedMedium = false,
+                Interjector = this,
             });
             done += n;
             round++;
-            foreach (ComposedRequest r in context.TakeComposed())
+        }
+        // Composed after the workload's last request was issued: nothing else is in flight now.
+        foreach (ComposedRequest r in _waiting.Concat(context.TakeComposed()))
+        {
+            Submit(guest, r);
+        }
+        _waiting.Clear();
+    }
+
+    /// <inheritdoc />
+    public int SubmitDue(VirtioBlkGuest guest, ulong tag, out bool waiting)
+    {
+        ArgumentNullException.ThrowIfNull(guest);
+        foreach (ComposedRequest r in _context!.TakeComposed())
+        {
+            _waiting.Enqueue(r);
+        }
+        int submitted = 0;
+        while (_waiting.TryPeek(out ComposedRequest? r))
+        {
+            if (r.Queue >= guest.Queues.Count)
             {
-                Submit(guest, r);
+                _waiting.Dequeue();
+                continue;
+            }
+            BlkQueue q = guest.Queues[r.Queue];
+            int slot = q.TryReserve();
+            if (slot < 0)
+            {
+                break;
+            }
+            _waiting.Dequeue();
+            if (SubmitTo(q, slot, r, tag))
+            {
+                submitted++;
             }
         }
+        waiting = _waiting.Count > 0;
+        return submitted;
+    }
+
+    /// <inheritdoc />
+    void IRequestInterjector.OnCompleted(in BlkCompletion completion, ReadOnlySpan<byte> data)
+    {
     }
 
     /// <inheritdoc />
@@ -89,24 +135,8 @@ public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler
         }
         BlkQueue q = guest.Queues[r.Queue];
         int slot = q.TryReserve();
-        if (slot < 0)
+        if (slot < 0 || !SubmitTo(q, slot, r, tag: 0))
         {
-            return;
-        }
-        int bytes = checked((int)r.Count * BlkLayout.SectorSize);
-        bool submitted = r.Type switch
-        {
-            BlkRequestType.In => q.SubmitRead(slot, r.Sector, bytes, tag: 0),
-            BlkRequestType.Out => FillAndWrite(q, slot, r, bytes),
-            BlkRequestType.Flush => q.SubmitFlush(slot, tag: 0),
-            BlkRequestType.GetId => q.SubmitGetId(slot, tag: 0),
-            BlkRequestType.Discard => q.SubmitDiscard(slot, [new BlkSegment(r.Sector, r.Count)], tag: 0),
-            BlkRequestType.WriteZeroes => q.SubmitWriteZeroes(slot, [new BlkSegment(r.Sector, r.Count)], tag: 0),
-            _ => false,
-        };
-        if (!submitted)
-        {
-            q.Release(slot);
             return;
         }
         _composedDone = false;
@@ -117,9 +147,30 @@ public sealed class LiveGuestSource : IGuestActionSource, IBlkCompletionHandler
         }
     }
 
-    private static bool FillAndWrite(BlkQueue q, int slot, ComposedRequest r, int bytes)
+    /// <summary>Puts a composed request in a reserved slot (released again if the queue refuses it).</summary>
+    private static bool SubmitTo(BlkQueue q, int slot, ComposedRequest r, ulong tag)
+    {
+        int bytes = checked((int)r.Count * BlkLayout.SectorSize);
+        bool submitted = r.Type switch
+        {
+            BlkRequestType.In => q.SubmitRead(slot, r.Sector, bytes, tag),
+            BlkRequestType.Out => FillAndWrite(q, slot, r, bytes, tag),
+            BlkRequestType.Flush => q.SubmitFlush(slot, tag),
+            BlkRequestType.GetId => q.SubmitGetId(slot, tag),
+            BlkRequestType.Discard => q.SubmitDiscard(slot, [new BlkSegment(r.Sector, r.Count)], tag),
+            BlkRequestType.WriteZeroes => q.SubmitWriteZeroes(slot, [new BlkSegment(r.Sector, r.Count)], tag),
+            _ => false,
+        };
+        if (!submitted)
+        {
+            q.Release(slot);
+        }
+        return submitted;
+    }
+
+    private static bool FillAndWrite(BlkQueue q, int slot, ComposedRequest r, int bytes, ulong tag)
     {
         q.GetBuffer(slot)[..bytes].Fill(r.Pattern);
-        return q.SubmitWrite(slot, r.Sector, bytes, tag: 0);
+        return q.SubmitWrite(slot, r.Sector, bytes, tag);
     }
 }

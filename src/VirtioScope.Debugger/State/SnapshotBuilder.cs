@@ -19,7 +19,7 @@ internal static class SnapshotBuilder
         var queues = new List<QueueSnapshot>(t.QueueCount);
         for (int i = 0; i < t.QueueCount; i++)
         {
-            queues.Add(Queue(t.GetQueueInfo(i), m.Transport.Memory));
+            queues.Add(Queue(t.GetQueueInfo(i), m.Memory));
         }
         var changed = new List<string>();
         if (previous is not null)

@@ -106,7 +106,7 @@ internal static class ViewBuilder
             return lines;
         }
         byte[] bytes = new byte[length];
-        if (m.Transport.Memory.TryRead(address, bytes) is not null)
+        if (m.Memory.TryRead(address, bytes) is not null)
         {
             lines.Add("(not in guest memory)");
             return lines;

@@ -11,4 +11,5 @@ internal enum OpKind : byte
     GetId,
     VerifyRead,
     Hostile,
+    Interjected,
 }

@@ -114,7 +114,13 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
                 Recover();
             }
             int submitted = 0;
-            foreach (BlkQueue q in _guest.QueueArray)
+            bool held = false;
+            if (_options.Interjector is { } interjector)
+            {
+                submitted = interjector.SubmitDue(_guest, (ulong)OpKind.Interjected << 56, out held);
+            }
+            // An interjected request still waiting for a slot goes before any more of the workload's own.
+            foreach (BlkQueue q in held ? [] : _guest.QueueArray)
             {
                 int limit = Math.Min(depth, q.Depth);
                 while (_issued < target && !_exhausted && q.Outstanding < limit && IssueOne(q))
@@ -192,8 +198,13 @@ internal sealed class WorkloadEngine : IBlkCompletionHandler
 
     public void OnCompleted(in BlkCompletion c, ReadOnlySpan<byte> data)
     {
-        _result.Requests++;
         var op = (OpKind)(c.Tag >> 56);
+        if (op == OpKind.Interjected)
+        {
+            _options.Interjector?.OnCompleted(c, data);
+            return;
+        }
+        _result.Requests++;
         if (op == OpKind.Hostile)
         {
             CountStatus(c);

@@ -47,6 +47,12 @@ public sealed record WorkloadOptions
     /// <summary>Confines I/O to the first N bytes of the device (0: the whole capacity).</summary>
     public ulong WorkingSetBytes { get; init; }
 
+    /// <summary>
+    /// Requests submitted ahead of the workload's own (see <see cref="IRequestInterjector"/>); the hostile workload
+    /// does not ask. With <see cref="Verify"/>, an interjected write may change a block the workload then checks.
+    /// </summary>
+    public IRequestInterjector? Interjector { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad value.</summary>
     public void Validate()
     {

@@ -55,6 +55,91 @@ internal static class RecordDecoder
         return events;
     }
 
+    /// <summary>
+    /// How many whole records the start of a payload holds (at most <paramref name="maxCount"/>), and how many bytes
+    /// they take: for a chunk cut short, whose last record may be incomplete. Only the framing is checked here.
+    /// </summary>
+    public static (int Count, int Bytes) CompletePrefix(ReadOnlySpan<byte> p, int maxCount)
+    {
+        int pos = 0;
+        int count = 0;
+        while (count < maxCount && pos < p.Length && RecordLength(p[pos..]) is int n && n > 0)
+        {
+            pos += n;
+            count++;
+        }
+        return (count, pos);
+    }
+
+    /// <summary>Bytes of the record at the start of <paramref name="p"/>, or null if it does not end within <paramref name="p"/> or its kind is unknown.</summary>
+    private static int? RecordLength(ReadOnlySpan<byte> p)
+    {
+        int pos = 1;
+        bool ok = (RecordKind)p[0] switch
+        {
+            RecordKind.MmioRead or RecordKind.MmioWrite => Skip(p, ref pos, "vbv"),
+            RecordKind.MmioReadUnvalued => Skip(p, ref pos, "vb"),
+            RecordKind.GuestRead => Skip(p, ref pos, "v") && SkipData(p, ref pos, withFlag: false),
+            RecordKind.DeviceWrite => Skip(p, ref pos, "v") && SkipData(p, ref pos, withFlag: true),
+            RecordKind.Interrupt or RecordKind.IrqLevel => Skip(p, ref pos, "v"),
+            RecordKind.BackendIo => p.Length > 1 && Skip(p, ref pos, p[1] is 0 or 1 ? "bvv8" : "bvv"),
+            RecordKind.Request => Skip(p, ref pos, "vvbvvvvv"),
+            RecordKind.Completion => Skip(p, ref pos, "vvbvv"),
+            RecordKind.Fault or RecordKind.Note => Varint.TryRead(p, ref pos, out ulong length, "text length") && (ulong)(p.Length - pos) >= length && Advance(ref pos, (int)length),
+            RecordKind.QueueLimit => Skip(p, ref pos, "vv"),
+            _ => false,
+        };
+        return ok ? pos : null;
+    }
+
+    /// <summary>Steps over fields: v a varint, b a byte, 8 a u64.</summary>
+    private static bool Skip(ReadOnlySpan<byte> p, ref int pos, string fields)
+    {
+        foreach (char f in fields)
+        {
+            int size = f switch { 'b' => 1, '8' => 8, _ => 0 };
+            if (size == 0)
+            {
+                if (!Varint.TryRead(p, ref pos, out _, "field"))
+                {
+                    return false;
+                }
+            }
+            else if (p.Length - pos < size || !Advance(ref pos, size))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Steps over a length, then (DeviceWrite) a hash and a has-data flag, then the bytes.</summary>
+    private static bool SkipData(ReadOnlySpan<byte> p, ref int pos, bool withFlag)
+    {
+        if (!Varint.TryRead(p, ref pos, out ulong length, "length"))
+        {
+            return false;
+        }
+        bool hasData = true;
+        if (withFlag)
+        {
+            if (p.Length - pos < 9)
+            {
+                return false;
+            }
+            hasData = p[pos + 8] != 0;
+            pos += 9;
+        }
+        ulong bytes = hasData ? length : 0;
+        return (ulong)(p.Length - pos) >= bytes && Advance(ref pos, (int)bytes);
+    }
+
+    private static bool Advance(ref int pos, int n)
+    {
+        pos += n;
+        return true;
+    }
+
     private static TraceEvent GuestRead(ref Cursor c)
     {
         ulong address = c.Var("address");

@@ -7,7 +7,7 @@ namespace VirtioScope.Tracing.Format;
 /// <summary>Appends encoded records to a growable buffer (one chunk's decompressed payload).</summary>
 internal sealed class RecordEncoder
 {
-    private byte[] _buffer = new byte[TraceLayout.ChunkTarget + (64 << 10)];
+    private byte[] _buffer = new byte[BufferSize];
 
     /// <summary>Bytes encoded so far.</summary>
     public int Length { get; private set; }
@@ -24,6 +24,21 @@ internal sealed class RecordEncoder
         Length = 0;
         Count = 0;
     }
+
+    /// <summary>The buffer holding the encoded payload (its first <see cref="Length"/> bytes).</summary>
+    public byte[] Buffer => _buffer;
+
+    /// <summary>Hands the filled buffer over and starts a new chunk in <paramref name="fresh"/>.</summary>
+    public byte[] Swap(byte[] fresh)
+    {
+        byte[] full = _buffer;
+        _buffer = fresh;
+        Clear();
+        return full;
+    }
+
+    /// <summary>Size of a fresh chunk buffer: a chunk plus room for the record that closes it.</summary>
+    public const int BufferSize = TraceLayout.ChunkTarget + (64 << 10);
 
     /// <summary>Hash used for every data field.</summary>
     public static ulong Hash(ReadOnlySpan<byte> data) => XxHash3.HashToUInt64(data);

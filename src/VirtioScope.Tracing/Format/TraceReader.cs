@@ -7,7 +7,8 @@ namespace VirtioScope.Tracing.Format;
 /// <summary>
 /// Reads a <c>.vstrace</c> file with random access by event number. A complete trace is opened through its index;
 /// a trace without a valid footer (the recorder was killed, or the file was cut) is scanned chunk by chunk and reads
-/// up to its last complete chunk, with <see cref="TruncationNote"/> saying what was dropped. Structural damage
+/// up to its last complete record in the file (inside a cut chunk, as far as its zstd blocks decode), with
+/// <see cref="TruncationNote"/> saying what was dropped. Structural damage
 /// (bad magic, checksum mismatch, a record that does not decode) throws <see cref="InvalidDataException"/> naming
 /// the part at fault; a file shorter than its fixed header throws <see cref="EndOfStreamException"/>.
 /// </summary>
@@ -22,6 +23,8 @@ public sealed class TraceReader : IDisposable
     private TraceEvent[] _cached = [];
     private int _previousIndex = -1;
     private TraceEvent[] _previous = [];
+    private int _partialIndex = -1;
+    private TraceEvent[] _partial = [];
 
     private TraceReader(Stream stream)
     {
@@ -130,6 +133,10 @@ public sealed class TraceReader : IDisposable
 
     private TraceEvent[] Chunk(int index)
     {
+        if (index == _partialIndex)
+        {
+            return _partial;
+        }
         if (index == _cachedIndex)
         {
             return _cached;
@@ -333,7 +340,17 @@ public sealed class TraceReader : IDisposable
             long end = offset + TraceLayout.ChunkHeaderSize + info.CompressedLength;
             if (end > _length)
             {
-                TruncationNote = $"trace cut short: chunk at offset {offset} (events #{events}..+{info.Count}) is incomplete and was ignored";
+                TraceEvent[] partial = PartialChunk(offset, info);
+                TruncationNote = $"trace cut short inside the chunk at offset {offset} (events #{events}..+{info.Count}): "
+                    + $"{partial.Length} complete records of it reached the file and were read, without the chunk's CRC check";
+                if (partial.Length > 0)
+                {
+                    _chunkOffsets.Add(offset);
+                    _chunkFirstEvents.Add(events);
+                    _partialIndex = _chunkOffsets.Count - 1;
+                    _partial = partial;
+                    events += partial.Length;
+                }
                 break;
             }
             _chunkOffsets.Add(offset);
@@ -343,6 +360,36 @@ public sealed class TraceReader : IDisposable
         }
         TruncationNote ??= "trace cut short: no index or footer (the recorder did not finish); all complete chunks read";
         EventCount = events;
+    }
+
+    /// <summary>
+    /// The complete records at the start of a chunk whose payload the file cuts short: the zstd frame is decoded as
+    /// far as the bytes present allow (block by block), and the records that end within the decoded bytes are kept.
+    /// </summary>
+    private TraceEvent[] PartialChunk(long offset, ChunkInfo info)
+    {
+        long start = offset + TraceLayout.ChunkHeaderSize;
+        byte[] compressed = new byte[_length - start];
+        ReadAt(start, compressed, "chunk payload");
+        byte[] raw = new byte[info.RawLength];
+        int got = 0;
+        using (var input = new DecompressionStream(new MemoryStream(compressed), leaveOpen: false))
+        {
+            int n;
+            try
+            {
+                while (got < raw.Length && (n = input.Read(raw, got, raw.Length - got)) > 0)
+                {
+                    got += n;
+                }
+            }
+            catch (Exception e) when (e is ZstdException or EndOfStreamException)
+            {
+                // The frame's next block is cut or damaged: what was decoded before it stands.
+            }
+        }
+        (int count, int bytes) = RecordDecoder.CompletePrefix(raw.AsSpan(0, got), info.Count);
+        return RecordDecoder.Decode(raw[..bytes], info.FirstEvent, count, offset);
     }
 
     private void ReadAt(long offset, Span<byte> destination, string what)

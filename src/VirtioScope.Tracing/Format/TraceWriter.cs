@@ -1,26 +1,24 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using ZstdSharp;
 
 namespace VirtioScope.Tracing.Format;
 
 /// <summary>
-/// Writes a <c>.vstrace</c> file as a stream: records are encoded into one chunk buffer, and each chunk is
-/// zstd-compressed and written when it reaches <see cref="TraceLayout.ChunkTarget"/> bytes. Memory stays bounded
-/// by one chunk plus 16 bytes of index per chunk. Dispose writes the index and the checksummed footer; a writer
-/// killed before that leaves a trace that reads up to its last complete chunk.
+/// Writes a <c>.vstrace</c> file as a stream: records are encoded into a chunk buffer on the caller's thread, and each
+/// chunk, when it reaches <see cref="TraceLayout.ChunkTarget"/> bytes, is zstd-compressed and written by a writing
+/// thread (<see cref="ChunkSink"/>), so the recording thread pays only for encoding. Memory stays bounded by a few
+/// chunk buffers plus 16 bytes of index per chunk. Dispose writes the index and the checksummed footer; a writer
+/// killed before that leaves a trace that reads up to its last complete record in the file.
 /// </summary>
 public sealed class TraceWriter : ITraceSink, IDisposable
 {
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private readonly RecordEncoder _encoder = new();
-    private readonly Compressor _compressor;
-    private readonly List<(long Offset, long FirstEvent)> _index = [];
+    private readonly ChunkSink _chunks;
     private readonly XxHash3 _readDigest = new();
     private readonly int _chunkTarget;
-    private byte[] _compressed = [];
-    private long _position;
+    private long _tailBytes;
     private long _events;
     private long _chunkFirstEvent;
     private long _reads;
@@ -42,7 +40,6 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         _stream = stream;
         _ownsStream = ownsStream;
         _chunkTarget = chunkTarget;
-        _compressor = new Compressor(compressionLevel);
         Header = header;
         FullData = header.FullData;
         byte[] json = header.ToJson();
@@ -55,7 +52,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         _stream.Write(fixedHeader);
         _stream.Write(json);
         _stream.Flush();
-        _position = TraceLayout.FileHeaderSize + json.Length;
+        _chunks = new ChunkSink(_stream, TraceLayout.FileHeaderSize + json.Length, compressionLevel, background: true);
     }
 
     /// <summary>The description written at the start.</summary>
@@ -67,8 +64,8 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     /// <summary>Events written so far.</summary>
     public long EventCount => _events;
 
-    /// <summary>Bytes written to the file so far.</summary>
-    public long BytesWritten => _position;
+    /// <summary>Bytes written to the file so far (chunks still being compressed not counted).</summary>
+    public long BytesWritten => _chunks.Position + _tailBytes;
 
     /// <inheritdoc />
     public void Mmio(bool isWrite, uint offset, int width, uint value)
@@ -215,7 +212,10 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         }
     }
 
-    /// <summary>Compresses and writes the records buffered so far as one chunk, and flushes the file.</summary>
+    /// <summary>
+    /// Closes the chunk being encoded: it is handed to the writing thread, which compresses it, writes it and flushes
+    /// the file (<see cref="Complete"/> waits for that).
+    /// </summary>
     public void FlushChunk()
     {
         ObjectDisposedException.ThrowIf(_closed, this);
@@ -223,28 +223,10 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         {
             return;
         }
-        ReadOnlySpan<byte> raw = _encoder.Payload;
-        int bound = Compressor.GetCompressBound(raw.Length);
-        if (_compressed.Length < bound + TraceLayout.ChunkHeaderSize)
-        {
-            _compressed = new byte[bound + TraceLayout.ChunkHeaderSize];
-        }
-        Span<byte> chunk = _compressed;
-        int compressedLength = _compressor.Wrap(raw, chunk[TraceLayout.ChunkHeaderSize..]);
-        Span<byte> payload = chunk.Slice(TraceLayout.ChunkHeaderSize, compressedLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(chunk[TraceLayout.ChunkMagicOffset..], TraceLayout.ChunkMagic);
-        BinaryPrimitives.WriteInt64LittleEndian(chunk[TraceLayout.ChunkFirstEventOffset..], _chunkFirstEvent);
-        BinaryPrimitives.WriteUInt32LittleEndian(chunk[TraceLayout.ChunkEventCountOffset..], (uint)_encoder.Count);
-        BinaryPrimitives.WriteUInt32LittleEndian(chunk[TraceLayout.ChunkCompressedLengthOffset..], (uint)compressedLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(chunk[TraceLayout.ChunkRawLengthOffset..], (uint)raw.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(chunk[TraceLayout.ChunkCrcOffset..], Crc32.HashToUInt32(payload));
-        int total = TraceLayout.ChunkHeaderSize + compressedLength;
-        _stream.Write(chunk[..total]);
-        _stream.Flush();
-        _index.Add((_position, _chunkFirstEvent));
-        _position += total;
-        _chunkFirstEvent += _encoder.Count;
-        _encoder.Clear();
+        int count = _encoder.Count;
+        byte[] fresh = _chunks.Submit(_encoder.Buffer, _encoder.Length, count, _chunkFirstEvent);
+        _encoder.Swap(fresh);
+        _chunkFirstEvent += count;
     }
 
     /// <summary>Writes the last chunk, the index and the footer.</summary>
@@ -256,19 +238,22 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         }
         FlushChunk();
         _closed = true;
-        int indexBytes = TraceLayout.IndexHeaderSize + (_index.Count * TraceLayout.IndexEntrySize);
+        _chunks.Drain();
+        IReadOnlyList<(long Offset, long FirstEvent)> index = _chunks.Index;
+        long position = _chunks.Position;
+        int indexBytes = TraceLayout.IndexHeaderSize + (index.Count * TraceLayout.IndexEntrySize);
         byte[] tail = new byte[indexBytes + TraceLayout.FooterSize];
         Span<byte> t = tail;
         BinaryPrimitives.WriteUInt32LittleEndian(t, TraceLayout.IndexMagic);
-        BinaryPrimitives.WriteUInt32LittleEndian(t[4..], (uint)_index.Count);
-        for (int i = 0; i < _index.Count; i++)
+        BinaryPrimitives.WriteUInt32LittleEndian(t[4..], (uint)index.Count);
+        for (int i = 0; i < index.Count; i++)
         {
             Span<byte> entry = t.Slice(TraceLayout.IndexHeaderSize + (i * TraceLayout.IndexEntrySize));
-            BinaryPrimitives.WriteInt64LittleEndian(entry, _index[i].Offset);
-            BinaryPrimitives.WriteInt64LittleEndian(entry[8..], _index[i].FirstEvent);
+            BinaryPrimitives.WriteInt64LittleEndian(entry, index[i].Offset);
+            BinaryPrimitives.WriteInt64LittleEndian(entry[8..], index[i].FirstEvent);
         }
         Span<byte> footer = t[indexBytes..];
-        BinaryPrimitives.WriteInt64LittleEndian(footer[TraceLayout.FooterIndexOffset..], _position);
+        BinaryPrimitives.WriteInt64LittleEndian(footer[TraceLayout.FooterIndexOffset..], position);
         BinaryPrimitives.WriteInt64LittleEndian(footer[TraceLayout.FooterEventCountOffset..], _events);
         BinaryPrimitives.WriteUInt64LittleEndian(footer[TraceLayout.FooterReadDigestOffset..], _readDigest.GetCurrentHashAsUInt64());
         BinaryPrimitives.WriteInt64LittleEndian(footer[TraceLayout.FooterReadCountOffset..], _reads);
@@ -277,7 +262,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(footer[TraceLayout.FooterMagicOffset..], TraceLayout.FooterMagic);
         _stream.Write(tail);
         _stream.Flush();
-        _position += tail.Length;
+        _tailBytes = tail.Length;
     }
 
     /// <summary>Completes the trace and closes the file.</summary>
@@ -289,7 +274,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         }
         finally
         {
-            _compressor.Dispose();
+            _chunks.Dispose();
             if (_ownsStream)
             {
                 _stream.Dispose();

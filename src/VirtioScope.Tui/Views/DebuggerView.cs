@@ -16,6 +16,11 @@ public sealed class DebuggerView : Window
     /// <summary>Refresh period while running: at most 30 refreshes a second.</summary>
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(34);
 
+    /// <summary>While running, the panes are redrawn on every this many ticks (about 10 times a second).</summary>
+    public const int RunningRefreshEvery = 3;
+
+    private int _runningTicks;
+
     private readonly DebugSession _session;
     private readonly CommandInterpreter _interpreter;
     private readonly IApplication _app;
@@ -117,8 +122,12 @@ public sealed class DebuggerView : Window
             return;
         }
         DeviceSnapshot s = _session.Snapshot();
-        RegistersPane.SetLines(PaneText.Registers(s));
-        QueuePane.SetLines(PaneText.Queue(s, _queue));
+        // While the device runs, redrawing competes with it for the CPU: the panes a few times a second are enough to watch.
+        if (_runningTicks++ % RunningRefreshEvery == 0)
+        {
+            RegistersPane.SetLines(PaneText.Registers(s));
+            QueuePane.SetLines(PaneText.Queue(s, _queue));
+        }
         SetStatus(Inv($"running  access {s.Position}  completions {s.Completions}  events {s.Events}   F6 pauses"), highlight: false);
     }
 
@@ -232,7 +241,7 @@ public sealed class DebuggerView : Window
             EventsPane.SetLines(lines, lines.Count - 1);
         }
         string where = _session.InsideAccess ? $"in access {s.Position}" : $"before access {s.Position + 1}";
-        SetStatus(Inv($"{_session.State.ToString().ToLowerInvariant()} {where}: {_session.StopReason}  |  status {s.Status}  |  {s.Completions} completed")
+        SetStatus(Inv($"{_session.State.ToString().ToLowerInvariant()} {where}: {_session.StopReason}  |  status {s.Status}  |  {s.Completions} completed  |  {_session.SourceDescription}")
             + (_message.Length > 0 ? "  |  " + _message : ""), highlight: _message.StartsWith("error", StringComparison.Ordinal));
         SetNeedsDraw();
     }

@@ -20,9 +20,15 @@ public sealed class LinesView : View
     public void SetLines(IReadOnlyList<PaneLine> lines, int keepVisible = 0)
     {
         ArgumentNullException.ThrowIfNull(lines);
-        _lines = lines;
         int height = Math.Max(1, Viewport.Height);
-        TopLine = keepVisible >= height ? keepVisible - height + 1 : 0;
+        int top = keepVisible >= height ? keepVisible - height + 1 : 0;
+        if (top == TopLine && lines.SequenceEqual(_lines))
+        {
+            // Nothing to redraw: a redraw costs the whole pane's terminal output.
+            return;
+        }
+        _lines = lines;
+        TopLine = top;
         SetNeedsDraw();
     }
 
