@@ -49,13 +49,13 @@ public static class DiskImage
                     : null;
                 return Qcow2Image.Open(path, options, backing);
             case ImageFormat.Vpc:
-                return VpcImage.Open(path, options.ReadOnly, options.OpenBacking
+                return VpcImage.Open(path, options.ReadOnly, options.ForCheck, options.OpenBacking
                     ? file => OpenChain(file, options with { Format = ImageFormat.Vpc, ReadOnly = true }, seen, depth + 1)
                     : null);
             case ImageFormat.Vmdk:
                 return VmdkImage.Open(path, options.ReadOnly);
             case ImageFormat.Vhdx:
-                return VhdxImage.Open(path, options.ReadOnly, options.OpenBacking
+                return VhdxImage.Open(path, options.ReadOnly, options.ForCheck, options.OpenBacking
                     ? file => OpenChain(file, options with { Format = ImageFormat.Vhdx, ReadOnly = true }, seen, depth + 1)
                     : null);
             default:

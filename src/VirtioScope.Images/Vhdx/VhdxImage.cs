@@ -101,7 +101,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     public int BlockState(long offset) => (int)(Volatile.Read(ref _bat[BatIndex(offset >> _blockShift)]) & BatStateMask);
 
     /// <summary>Opens a VHDX; read-write opens replay a pending log, read-only opens refuse one.</summary>
-    internal static VhdxImage Open(string path, bool readOnly, Func<string, IDiskImage>? openParent)
+    internal static VhdxImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent)
     {
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         IDiskImage? parent = null;
@@ -115,16 +115,24 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
                 throw new ImageException(ImageErrorKind.InvalidField, path, "file type identifier", "signature is not 'vhdxfile'");
             }
             VhdxHeader header = VhdxHeader.ReadCurrent(file, length, path);
+            var state = new OpenState();
             if (VhdxLog.NeedsReplay(header))
             {
-                if (readOnly)
+                if (readOnly && forCheck)
+                {
+                    state.LogPending = true;
+                }
+                else if (readOnly)
                 {
                     throw new ImageException(ImageErrorKind.Corrupt, path, "log",
                         $"the log needs to be replayed; run 'virtioscope check -r all {path}' or open the image read-write to replay it");
                 }
-                VhdxLog.Replay(file, header, path);
-                header = WriteHeader(file, header, logGuid: Guid.Empty, dataWriteGuid: header.DataWriteGuid);
-                length = RandomAccess.GetLength(file);
+                else
+                {
+                    state.LogEntriesReplayed = VhdxLog.Replay(file, header, path);
+                    header = WriteHeader(file, header, logGuid: Guid.Empty, dataWriteGuid: header.DataWriteGuid);
+                    length = RandomAccess.GetLength(file);
+                }
             }
             VhdxRegions regions = VhdxRegions.Read(file, length, path);
             VhdxMetadata meta = VhdxMetadata.Read(file, regions, path);
@@ -134,7 +142,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
             {
                 throw new ImageException(ImageErrorKind.InvalidField, path, "BAT", $"{entries} entries do not fit the {regions.BatLength}-byte BAT region");
             }
-            ulong[] bat = ReadBat(file, regions, entries, chunkRatio, meta, length, path);
+            ulong[] bat = ReadBat(file, regions, entries, chunkRatio, meta, length, path, forCheck ? state.BatProblems : null);
             string? parentPath = null;
             if (meta.Locator is { } locator)
             {
@@ -145,7 +153,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
                     CheckParent(parent, locator, meta, path, parentPath);
                 }
             }
-            return new VhdxImage(path, file, header, regions, meta, bat, chunkRatio, length, readOnly, parent, parentPath);
+            return new VhdxImage(path, file, header, regions, meta, bat, chunkRatio, length, readOnly, parent, parentPath) { _openState = state };
         }
         catch
         {
@@ -199,7 +207,12 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
         }
     }
 
-    private static ulong[] ReadBat(SafeFileHandle file, VhdxRegions regions, long entries, long chunkRatio, VhdxMetadata meta, long length, string path)
+    /// <summary>
+    /// Reads the BAT. An invalid entry is refused, or, when <paramref name="problems"/> collects them (an open for
+    /// check), recorded and read as not present.
+    /// </summary>
+    private static ulong[] ReadBat(SafeFileHandle file, VhdxRegions regions, long entries, long chunkRatio, VhdxMetadata meta, long length, string path,
+        List<string>? problems)
     {
         byte[] raw = new byte[entries * 8];
         HostFile.ReadFull(file, raw, regions.BatOffset);
@@ -209,7 +222,12 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
             ulong e = BinaryPrimitives.ReadUInt64LittleEndian(raw.AsSpan(i * 8));
             if (BatEntryProblem(i, e, chunkRatio, meta, regions, length) is { } problem)
             {
-                throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", problem);
+                if (problems is null)
+                {
+                    throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", problem);
+                }
+                problems.Add($"VHDX BAT entry {i}: {problem}");
+                e = PayloadNotPresent;
             }
             bat[i] = e;
         }

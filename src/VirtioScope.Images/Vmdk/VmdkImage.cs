@@ -9,7 +9,7 @@ namespace VirtioScope.Images.Vmdk;
 /// (compressed grains with markers), and descriptor files naming FLAT, SPARSE and ZERO extents (monolithicFlat,
 /// twoGbMaxExtentSparse, twoGbMaxExtentFlat, vmfs).
 /// </summary>
-public sealed class VmdkImage : IDiskImage, IImageDetails
+public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
 {
     private readonly VmdkExtent[] _extents;
     private readonly long[] _starts;
@@ -76,6 +76,20 @@ public sealed class VmdkImage : IDiskImage, IImageDetails
 
     /// <inheritdoc />
     public IReadOnlyList<KeyValuePair<string, object>> FormatSpecific => [new("create-type", _createType)];
+
+    /// <inheritdoc />
+    public CheckReport Check(CheckRepair repair)
+    {
+        var report = new CheckReport { HasAllocationCounts = false };
+        for (int i = 0; i < _extents.Length; i++)
+        {
+            if (_extents[i] is VmdkSparseExtent sparse)
+            {
+                sparse.Check(report, _starts[i] / 512);
+            }
+        }
+        return report;
+    }
 
     /// <summary>Opens a VMDK read-only (a sparse extent file or a descriptor file).</summary>
     internal static VmdkImage Open(string path, bool readOnly)
