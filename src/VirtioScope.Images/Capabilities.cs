@@ -123,7 +123,10 @@ public interface IImageDetails
     /// <summary>The backing format as stored in the image.</summary>
     string? BackingFormat { get; }
 
-    /// <summary>qemu-img's "format-specific" data: ordered names and values (string, bool, int or long).</summary>
+    /// <summary>
+    /// qemu-img's "format-specific" data: ordered names and values (string, bool, int or long, or a list of such
+    /// name/value lists for arrays of objects such as VMDK's extents).
+    /// </summary>
     IReadOnlyList<KeyValuePair<string, object>> FormatSpecific { get; }
 }
 

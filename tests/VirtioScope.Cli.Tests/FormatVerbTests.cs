@@ -148,6 +148,30 @@ public sealed class FormatVerbTests
     }
 
     [Theory]
+    [InlineData("vmdk", "subformat=monolithicSparse")]
+    [InlineData("vmdk", "subformat=streamOptimized")]
+    [InlineData("vmdk", "subformat=monolithicFlat")]
+    [InlineData("vmdk", "subformat=twoGbMaxExtentSparse")]
+    [InlineData("vmdk", "subformat=twoGbMaxExtentFlat")]
+    [InlineData("vhdx", "subformat=dynamic")]
+    [InlineData("vpc", "subformat=fixed")]
+    public void Info_prints_what_qemu_img_prints(string format, string options)
+    {
+        using var dir = new TempDir();
+        string img = dir.File("i." + format);
+        Tools.Qemu("create", "-f", format, "-o", options, img, "4M");
+        // actual-size is the host's allocation, which differs with the file system's and qemu's own accounting.
+        static string WithoutActualSize(string text) =>
+            string.Join('\n', text.Split('\n').Where(l => !l.Contains("actual-size", StringComparison.Ordinal) && !l.StartsWith("disk size", StringComparison.Ordinal)));
+        foreach (string[] output in new[] { new[] { "--output", "json" }, Array.Empty<string>() })
+        {
+            var ours = Tools.Cli(["info", "-f", format, .. output, img]);
+            Tools.AssertOk(ours);
+            Assert.Equal(WithoutActualSize(Tools.Qemu(["info", "-f", format, .. output, img])), WithoutActualSize(ours.Out));
+        }
+    }
+
+    [Theory]
     [InlineData("vhdx", "-b")]
     [InlineData("vhdx", "-o")]
     [InlineData("vpc", "-b")]
