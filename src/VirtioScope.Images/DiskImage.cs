@@ -135,6 +135,8 @@ public static class DiskImage
             case ImageFormat.Vpc:
                 VpcImage.Create(path, options, size.Value);
                 return Open(path, new ImageOpenOptions { Format = ImageFormat.Vpc });
+            case ImageFormat.Vmdk:
+                return VmdkStreamWriter.Create(path, options, size.Value);
             case ImageFormat.Vhdx:
                 VhdxImage.Create(path, options, size.Value);
                 return Open(path, new ImageOpenOptions { Format = ImageFormat.Vhdx });

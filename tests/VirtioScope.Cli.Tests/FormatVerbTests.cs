@@ -171,6 +171,23 @@ public sealed class FormatVerbTests
         }
     }
 
+    [Fact]
+    public void Convert_to_streamOptimized_vmdk_passes_qemu_check_and_compare()
+    {
+        using var dir = new TempDir();
+        string raw = dir.MakeRaw("src.raw", 6 << 20, 21);
+        string img = dir.File("appliance.vmdk");
+        Tools.AssertOk(Tools.Cli("convert", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, img));
+        Tools.AssertCleanAndEqual(img, raw);
+        string empty = dir.File("empty.vmdk");
+        Tools.AssertOk(Tools.Cli("create", "-f", "vmdk", "-o", "subformat=streamOptimized", empty, "3M"));
+        Tools.AssertOk(Tools.Run("qemu-img", "check", empty));
+        Assert.Equal(3 << 20, long.Parse(Fields(Tools.Qemu("info", "--output", "json", empty))["virtual-size"], System.Globalization.CultureInfo.InvariantCulture));
+        var refused = Tools.Cli("convert", "-O", "vmdk", raw, dir.File("sparse.vmdk"));
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("streamOptimized", refused.Err, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("vhdx", "-b")]
     [InlineData("vhdx", "-o")]
