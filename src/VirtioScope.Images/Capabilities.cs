@@ -89,6 +89,11 @@ public sealed class CheckReport
     /// <summary>Allocated guest clusters stored compressed.</summary>
     public long CompressedClusters { get; set; }
 
+    /// <summary>
+    /// Whether the format counts clusters and the image end (qcow2); qemu-img prints neither for vhdx, vpc and vmdk.
+    /// </summary>
+    public bool HasAllocationCounts { get; set; } = true;
+
     /// <summary>One line per problem, in qemu-img's wording where it has one.</summary>
     public IList<string> Messages { get; } = new List<string>();
 }
@@ -118,7 +123,10 @@ public interface IImageDetails
     /// <summary>The backing format as stored in the image.</summary>
     string? BackingFormat { get; }
 
-    /// <summary>qemu-img's "format-specific" data: ordered names and values (string, bool, int or long).</summary>
+    /// <summary>
+    /// qemu-img's "format-specific" data: ordered names and values (string, bool, int or long, or a list of such
+    /// name/value lists for arrays of objects such as VMDK's extents).
+    /// </summary>
     IReadOnlyList<KeyValuePair<string, object>> FormatSpecific { get; }
 }
 

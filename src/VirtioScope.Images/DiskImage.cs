@@ -49,13 +49,15 @@ public static class DiskImage
                     : null;
                 return Qcow2Image.Open(path, options, backing);
             case ImageFormat.Vpc:
-                return VpcImage.Open(path, options.ReadOnly, options.OpenBacking
+                return VpcImage.Open(path, options.ReadOnly, options.ForCheck, options.OpenBacking
                     ? file => OpenChain(file, options with { Format = ImageFormat.Vpc, ReadOnly = true }, seen, depth + 1)
                     : null);
             case ImageFormat.Vmdk:
                 return VmdkImage.Open(path, options.ReadOnly);
             case ImageFormat.Vhdx:
-                return VhdxImage.Open(path, options.ReadOnly);
+                return VhdxImage.Open(path, options.ReadOnly, options.ForCheck, options.OpenBacking
+                    ? file => OpenChain(file, options with { Format = ImageFormat.Vhdx, ReadOnly = true }, seen, depth + 1)
+                    : null);
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
         }
@@ -75,7 +77,7 @@ public static class DiskImage
         ImageFormat backingFormat = options.BackingFormat;
         if (options.BackingFile is not null)
         {
-            if (options.Format != ImageFormat.Qcow2)
+            if (options.Format is not (ImageFormat.Qcow2 or ImageFormat.Vhdx or ImageFormat.Vpc))
             {
                 throw new ImageException(ImageErrorKind.InvalidOption, path, "backing file", $"{options.Format.ToName()} images cannot have a backing file");
             }
@@ -83,6 +85,27 @@ public static class DiskImage
             using IDiskImage backing = Open(full, new ImageOpenOptions { Format = backingFormat, ReadOnly = true });
             backingFormat = backing.Format;
             size ??= backing.VirtualSize;
+            if (options.Format != ImageFormat.Qcow2)
+            {
+                // A differencing VHD or VHDX has exactly its parent's size, and the parent must be of the same format.
+                if (backing.Format != options.Format)
+                {
+                    throw new ImageException(ImageErrorKind.InvalidOption, path, "backing file", $"the parent of a differencing {options.Format.ToName()} must be {options.Format.ToName()}, not {backing.Format.ToName()}");
+                }
+                if (size != backing.VirtualSize)
+                {
+                    throw new ImageException(ImageErrorKind.InvalidOption, path, "size", $"a differencing image has its parent's size ({backing.VirtualSize} bytes)");
+                }
+                if (backing is VhdxImage vhdxParent)
+                {
+                    VhdxImage.Create(path, options, size.Value, vhdxParent, options.BackingFile);
+                }
+                else
+                {
+                    VpcImage.CreateDifferencing(path, options, (VpcImage)backing, options.BackingFile);
+                }
+                return Open(path, new ImageOpenOptions { Format = options.Format });
+            }
         }
         if (size is null)
         {
@@ -112,6 +135,8 @@ public static class DiskImage
             case ImageFormat.Vpc:
                 VpcImage.Create(path, options, size.Value);
                 return Open(path, new ImageOpenOptions { Format = ImageFormat.Vpc });
+            case ImageFormat.Vmdk:
+                return VmdkStreamWriter.Create(path, options, size.Value);
             case ImageFormat.Vhdx:
                 VhdxImage.Create(path, options, size.Value);
                 return Open(path, new ImageOpenOptions { Format = ImageFormat.Vhdx });

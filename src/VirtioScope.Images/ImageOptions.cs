@@ -34,6 +34,12 @@ public sealed record ImageOpenOptions
     /// <summary>Allow opening an image marked corrupt read-write (only for repair by <c>check -r</c>).</summary>
     public bool AllowCorruptWrite { get; init; }
 
+    /// <summary>
+    /// Open for <c>check</c>: metadata that a check reports (BAT entries out of range, a VHDX log that needs replaying
+    /// in a read-only open, a bad VHD header checksum) does not refuse the open; such entries read as unallocated.
+    /// </summary>
+    public bool ForCheck { get; init; }
+
     /// <summary>The longest backing chain accepted.</summary>
     public int MaxChainDepth { get; init; } = 64;
 }

@@ -15,6 +15,13 @@ public sealed class ReadOnlyMountTests : IDisposable
     [InlineData("vs-raw")]
     [InlineData("vs-qcow2")]
     [InlineData("vs-qcow2-backing")]
+    [InlineData("qemu-vpc")]
+    [InlineData("qemu-vhdx")]
+    [InlineData("qemu-vmdk")]
+    [InlineData("qemu-vmdk-stream")]
+    [InlineData("vs-vpc")]
+    [InlineData("vs-vhdx")]
+    [InlineData("vs-vmdk-stream")]
     public void Disk_md5_equals_qemu_img_convert_to_raw(string kind)
     {
         string src = Images.PatternRaw(_s.File("src.raw"), 6 << 20, seed: kind.Length);
@@ -36,6 +43,13 @@ public sealed class ReadOnlyMountTests : IDisposable
                 AssertVs("create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", image);
                 Shell.Ok("qemu-io", "-c", "write -P 0xa5 2M 300k", image);
                 break;
+            case "qemu-vpc": Shell.Ok("qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "force_size=on", src, image); break;
+            case "qemu-vhdx": Shell.Ok("qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", src, image); break;
+            case "qemu-vmdk": Shell.Ok("qemu-img", "convert", "-f", "raw", "-O", "vmdk", src, image); break;
+            case "qemu-vmdk-stream": Shell.Ok("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, image); break;
+            case "vs-vpc": AssertVs("convert", "-f", "raw", "-O", "vpc", "-o", "force_size=on", src, image); break;
+            case "vs-vhdx": AssertVs("convert", "-f", "raw", "-O", "vhdx", src, image); break;
+            case "vs-vmdk-stream": AssertVs("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, image); break;
             default: throw new ArgumentException(kind);
         }
         Shell.Ok("qemu-img", "convert", "-O", "raw", image, _s.File("expected.raw"));
@@ -89,6 +103,25 @@ public sealed class ReadOnlyMountTests : IDisposable
         _s.Mount(image);
         Assert.Equal(expected, File.ReadAllText(_s.In("info.json")));
         Assert.Equal(4 << 20, new FileInfo(_s.In("disk")).Length);
+        _s.Unmount();
+    }
+
+    [Fact]
+    public void Another_user_reads_the_mount_only_with_allow_other()
+    {
+        // As root no user_allow_other is needed in /etc/fuse.conf; "nobody" stands for the other user.
+        string src = Images.PatternRaw(_s.File("src.raw"), 2 << 20, seed: 5);
+        string image = _s.File("image.vhdx");
+        Shell.Ok("qemu-img", "convert", "-f", "raw", "-O", "vhdx", src, image);
+        Shell.Ok("chmod", "0755", _s.Dir);
+        string[] asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "md5sum", _s.In("disk")];
+        _s.Mount(image);
+        (int code, string o, string e) = Shell.Run("setpriv", asNobody);
+        Assert.True(code != 0, $"nobody read a mount made without --allow-other: {o}");
+        Assert.Contains("Permission denied", e, StringComparison.Ordinal);
+        _s.Unmount();
+        _s.Mount("--allow-other", image);
+        Assert.Equal(Shell.Md5(src), Shell.Ok("setpriv", asNobody).Split(' ')[0]);
         _s.Unmount();
     }
 

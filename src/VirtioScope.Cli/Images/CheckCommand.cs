@@ -37,6 +37,7 @@ internal static class CheckCommand
                 OpenBacking = false,
                 RepairDirty = false,
                 AllowCorruptWrite = mode == CheckRepair.All,
+                ForCheck = true,
             });
             if (img is not ICheckableImage checkable)
             {
@@ -68,8 +69,11 @@ internal static class CheckCommand
         using (Utf8JsonWriter w = CliSupport.JsonWriter(stdout))
         {
             w.WriteStartObject();
-            w.WriteNumber("image-end-offset", r.ImageEndOffset);
-            w.WriteNumber("total-clusters", r.TotalClusters);
+            if (r.HasAllocationCounts)
+            {
+                w.WriteNumber("image-end-offset", r.ImageEndOffset);
+                w.WriteNumber("total-clusters", r.TotalClusters);
+            }
             w.WriteNumber("check-errors", r.CheckErrors);
             if (r.Leaks > 0)
             {
@@ -87,7 +91,10 @@ internal static class CheckCommand
             {
                 w.WriteNumber("corruptions-fixed", r.CorruptionsFixed);
             }
-            w.WriteNumber("allocated-clusters", r.AllocatedClusters);
+            if (r.HasAllocationCounts)
+            {
+                w.WriteNumber("allocated-clusters", r.AllocatedClusters);
+            }
             if (r.FragmentedClusters > 0)
             {
                 w.WriteNumber("fragmented-clusters", r.FragmentedClusters);
@@ -137,6 +144,9 @@ internal static class CheckCommand
             double ofAllocated(long n) => 100.0 * n / r.AllocatedClusters;
             Console.Out.WriteLine(string.Create(inv, $"{r.AllocatedClusters}/{r.TotalClusters} = {ofTotal:F2}% allocated, {ofAllocated(r.FragmentedClusters):F2}% fragmented, {ofAllocated(r.CompressedClusters):F2}% compressed clusters"));
         }
-        Console.Out.WriteLine(string.Create(inv, $"Image end offset: {r.ImageEndOffset}"));
+        if (r.HasAllocationCounts)
+        {
+            Console.Out.WriteLine(string.Create(inv, $"Image end offset: {r.ImageEndOffset}"));
+        }
     }
 }

@@ -76,7 +76,7 @@ internal static class CliSupport
                 "lazy_refcounts" => o with { LazyRefcounts = OnOff(key, value) },
                 "refcount_bits" => o with { RefcountBits = int.Parse(value, CultureInfo.InvariantCulture) },
                 "preallocation" => o with { Preallocation = value switch { "off" => Preallocation.Off, "metadata" => Preallocation.Metadata, "falloc" => Preallocation.Falloc, "full" => Preallocation.Full, _ => throw new FormatException($"invalid preallocation '{value}' (off, metadata, falloc, full)") } },
-                "backing_file" => o with { BackingFile = value },
+                "backing_file" or "parent" => o with { BackingFile = value },
                 "backing_fmt" => o with { BackingFormat = ImageFormatNames.Parse(value) },
                 "data_file" => o with { DataFile = value },
                 "size" => o with { Size = ParseSize(value) },

@@ -3,14 +3,14 @@ using VirtioScope.Images;
 
 namespace VirtioScope.Cli.Images;
 
-/// <summary><c>create -f raw|qcow2 [-o ...] [-b BACKING -F FMT] FILE [SIZE]</c>.</summary>
+/// <summary><c>create -f raw|qcow2|vpc|vhdx [-o ...] [-b BACKING -F FMT] FILE [SIZE]</c>; for vpc and vhdx, -b (or -o parent=) makes a differencing image.</summary>
 internal static class CreateCommand
 {
     public static Command Create()
     {
-        var format = new Option<string>("-f") { Description = "Format of the new image (raw or qcow2)", DefaultValueFactory = _ => "raw" };
+        var format = new Option<string>("-f") { Description = "Format of the new image (raw, qcow2, vpc or vhdx)", DefaultValueFactory = _ => "raw" };
         var options = new Option<string?>("-o") { Description = "Format options: cluster_size, compat, compression_type, extended_l2, refcount_bits, lazy_refcounts, preallocation, data_file" };
-        var backing = new Option<string?>("-b") { Description = "Backing file (relative names are relative to the new image)" };
+        var backing = new Option<string?>("-b") { Description = "Backing file, or for vpc and vhdx the parent of a differencing image (relative names are relative to the new image)" };
         var backingFormat = new Option<string?>("-F") { Description = "Backing file format" };
         var quiet = new Option<bool>("-q") { Description = "Print nothing" };
         var file = new Argument<string>("FILE") { Description = "The image to create" };

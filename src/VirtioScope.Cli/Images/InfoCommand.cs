@@ -106,16 +106,7 @@ internal static class InfoCommand
             w.WriteStartObject("format-specific");
             w.WriteString("type", image.Format.ToName());
             w.WriteStartObject("data");
-            foreach (KeyValuePair<string, object> kv in d.FormatSpecific)
-            {
-                switch (kv.Value)
-                {
-                    case bool b: w.WriteBoolean(kv.Key, b); break;
-                    case int n: w.WriteNumber(kv.Key, n); break;
-                    case long n: w.WriteNumber(kv.Key, n); break;
-                    default: w.WriteString(kv.Key, kv.Value.ToString()); break;
-                }
-            }
+            WriteFields(w, d.FormatSpecific);
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -129,6 +120,52 @@ internal static class InfoCommand
         }
         w.WriteBoolean("dirty-flag", d?.DirtyFlag ?? false);
         w.WriteEndObject();
+    }
+
+    private static void WriteFields(Utf8JsonWriter w, IEnumerable<KeyValuePair<string, object>> fields)
+    {
+        foreach (KeyValuePair<string, object> kv in fields)
+        {
+            switch (kv.Value)
+            {
+                case bool b: w.WriteBoolean(kv.Key, b); break;
+                case int n: w.WriteNumber(kv.Key, n); break;
+                case long n: w.WriteNumber(kv.Key, n); break;
+                case IEnumerable<IReadOnlyList<KeyValuePair<string, object>>> objects:
+                    w.WriteStartArray(kv.Key);
+                    foreach (IReadOnlyList<KeyValuePair<string, object>> o in objects)
+                    {
+                        w.WriteStartObject();
+                        WriteFields(w, o);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    break;
+                default: w.WriteString(kv.Key, kv.Value.ToString()); break;
+            }
+        }
+    }
+
+    /// <summary>qemu-img's human layout: "name: value", names with spaces, arrays as "[i]:" blocks four spaces deeper.</summary>
+    private static void AppendFields(StringBuilder sb, IEnumerable<KeyValuePair<string, object>> fields, string indent)
+    {
+        foreach (KeyValuePair<string, object> kv in fields)
+        {
+            sb.Append(indent).Append(kv.Key.Replace('-', ' ')).Append(':');
+            if (kv.Value is IEnumerable<IReadOnlyList<KeyValuePair<string, object>>> objects)
+            {
+                sb.AppendLine();
+                int i = 0;
+                foreach (IReadOnlyList<KeyValuePair<string, object>> o in objects)
+                {
+                    sb.Append(indent).Append("    [").Append(i++).AppendLine("]:");
+                    AppendFields(sb, o, indent + "        ");
+                }
+                continue;
+            }
+            string value = kv.Value is bool b ? (b ? "true" : "false") : Convert.ToString(kv.Value, CultureInfo.InvariantCulture)!;
+            sb.Append(' ').AppendLine(value);
+        }
     }
 
     private static void WriteHuman(StringBuilder sb, IDiskImage image)
@@ -164,11 +201,7 @@ internal static class InfoCommand
         if (d is not null && d.FormatSpecific.Count > 0)
         {
             sb.AppendLine("Format specific information:");
-            foreach (KeyValuePair<string, object> kv in d.FormatSpecific)
-            {
-                string value = kv.Value is bool b ? (b ? "true" : "false") : Convert.ToString(kv.Value, inv)!;
-                sb.Append("    ").Append(kv.Key.Replace('-', ' ')).Append(": ").AppendLine(value);
-            }
+            AppendFields(sb, d.FormatSpecific, "    ");
         }
     }
 }

@@ -13,13 +13,24 @@ public sealed partial class VhdxImage
     /// <summary>
     /// Creates a dynamic or fixed VHDX laid out as qemu-img does: identifier, two headers, two region tables, the
     /// log at 1 MiB, the metadata region, then the BAT; a fixed image's payload blocks follow the BAT, fully present.
+    /// With <paramref name="parent"/> it creates a differencing image: has_parent set, a parent locator naming the
+    /// parent by <paramref name="parentName"/> (relative_path) and its absolute path, linked to its data write GUID.
     /// </summary>
-    internal static void Create(string path, ImageCreateOptions options, long size)
+    internal static void Create(string path, ImageCreateOptions options, long size, VhdxImage? parent = null, string? parentName = null)
     {
         string subformat = options.Subformat ?? "dynamic";
-        if (subformat is not ("dynamic" or "fixed"))
+        if (subformat is not ("dynamic" or "fixed") || (parent is not null && subformat == "fixed"))
         {
-            throw new ImageException(ImageErrorKind.InvalidOption, path, "subformat", $"'{subformat}' is not dynamic or fixed");
+            throw new ImageException(ImageErrorKind.InvalidOption, path, "subformat", parent is null ? $"'{subformat}' is not dynamic or fixed" : "a differencing image cannot be fixed");
+        }
+        if (parent is not null)
+        {
+            if (options.LogicalSectorSize != 512 && options.LogicalSectorSize != parent.LogicalSectorSize)
+            {
+                throw new ImageException(ImageErrorKind.InvalidOption, path, "logical_sector_size", $"must match the parent's {parent.LogicalSectorSize}");
+            }
+            options = options with { LogicalSectorSize = parent.LogicalSectorSize, BlockSize = options.BlockSize ?? parent.ClusterSize };
+            size = parent.VirtualSize;
         }
         int sector = options.LogicalSectorSize;
         if (sector is not (512 or 4096))
@@ -45,7 +56,7 @@ public sealed partial class VhdxImage
         bool isFixed = subformat == "fixed";
         long chunkRatio = SectorsPerBitmap * sector / blockSize;
         long blocks = (size + blockSize - 1) / blockSize;
-        long entries = blocks + (blocks - 1) / chunkRatio;
+        long entries = BatEntries(size, blockSize, chunkRatio, parent is not null);
         long metadataOffset = LogRegionOffset + logSize;
         long batOffset = metadataOffset + Mib;
         long batLength = (entries * 8 + Mib - 1) / Mib * Mib;
@@ -80,10 +91,10 @@ public sealed partial class VhdxImage
         RandomAccess.Write(file, regions, RegionTable1Offset);
         RandomAccess.Write(file, regions, RegionTable2Offset);
 
-        byte[] meta = new byte[MetadataTableSize + 5 * 64];
+        byte[]? locator = parent is null ? null : VhdxParentLocator.Build(ParentLocatorEntries(path, parent, parentName!));
+        byte[] meta = new byte[MetadataTableSize + 5 * 64 + (locator?.Length ?? 0)];
         MetadataSignature.CopyTo(meta);
-        BinaryPrimitives.WriteUInt16LittleEndian(meta.AsSpan(MetadataEntryCountOffset), 5);
-        (Guid Id, int Length, uint Flags)[] items =
+        List<(Guid Id, int Length, uint Flags)> items =
         [
             (FileParameters, 8, MetadataFlagRequired),
             (VirtualDiskSize, 8, MetadataFlagRequired | MetadataFlagVirtualDisk),
@@ -91,7 +102,13 @@ public sealed partial class VhdxImage
             (VhdxLayout.LogicalSectorSize, 4, MetadataFlagRequired | MetadataFlagVirtualDisk),
             (VhdxLayout.PhysicalSectorSize, 4, MetadataFlagRequired | MetadataFlagVirtualDisk),
         ];
-        for (int i = 0; i < items.Length; i++)
+        if (locator is not null)
+        {
+            items.Add((ParentLocator, locator.Length, MetadataFlagRequired));
+            locator.CopyTo(meta, MetadataTableSize + 5 * 64);
+        }
+        BinaryPrimitives.WriteUInt16LittleEndian(meta.AsSpan(MetadataEntryCountOffset), (ushort)items.Count);
+        for (int i = 0; i < items.Count; i++)
         {
             Span<byte> e = meta.AsSpan(MetadataEntriesOffset + i * MetadataEntrySize, MetadataEntrySize);
             items[i].Id.TryWriteBytes(e);
@@ -99,12 +116,12 @@ public sealed partial class VhdxImage
             BinaryPrimitives.WriteUInt32LittleEndian(e[16..], (uint)itemOffset);
             BinaryPrimitives.WriteUInt32LittleEndian(e[20..], (uint)items[i].Length);
             BinaryPrimitives.WriteUInt32LittleEndian(e[24..], items[i].Flags);
-            Span<byte> v = meta.AsSpan(itemOffset, 64);
+            Span<byte> v = meta.AsSpan(itemOffset, Math.Min(64, items[i].Length));
             switch (i)
             {
                 case 0:
                     BinaryPrimitives.WriteUInt32LittleEndian(v, (uint)blockSize);
-                    BinaryPrimitives.WriteUInt32LittleEndian(v[4..], isFixed ? 1u : 0u);
+                    BinaryPrimitives.WriteUInt32LittleEndian(v[4..], isFixed ? 1u : parent is not null ? 2u : 0u);
                     break;
                 case 1:
                     BinaryPrimitives.WriteInt64LittleEndian(v, size);
@@ -115,8 +132,11 @@ public sealed partial class VhdxImage
                 case 3:
                     BinaryPrimitives.WriteInt32LittleEndian(v, sector);
                     break;
-                default:
+                case 4:
                     BinaryPrimitives.WriteInt32LittleEndian(v, 4096);
+                    break;
+                default:
+                    // The parent locator was copied in whole above.
                     break;
             }
         }
@@ -131,9 +151,43 @@ public sealed partial class VhdxImage
                 BinaryPrimitives.WriteUInt64LittleEndian(bat.AsSpan((int)((b + b / chunkRatio) * 8)), (mb << BatOffsetShift) | PayloadFullyPresent);
             }
         }
+        long end = isFixed ? payloadStart + blocks * blockSize : payloadStart;
+        if (parent is not null)
+        {
+            // Every chunk gets its sector bitmap block up front (a hole, all sectors from the parent): some readers
+            // (libvhdi) consult the bitmap of a differencing image without looking at the bitmap entry's state.
+            long chunks = entries / (chunkRatio + 1);
+            for (long c = 0; c < chunks; c++)
+            {
+                ulong mb = (ulong)((payloadStart + c * Mib) / Mib);
+                BinaryPrimitives.WriteUInt64LittleEndian(bat.AsSpan((int)((c * (chunkRatio + 1) + chunkRatio) * 8)), (mb << BatOffsetShift) | SectorBitmapPresent);
+            }
+            end = payloadStart + chunks * Mib;
+        }
         RandomAccess.Write(file, bat, batOffset);
-        RandomAccess.SetLength(file, isFixed ? payloadStart + blocks * blockSize : payloadStart);
+        RandomAccess.SetLength(file, end);
         RandomAccess.FlushToDisk(file);
+    }
+
+    /// <summary>
+    /// The parent locator's keys: the linkage to the parent's current data write GUID, the path relative to the child
+    /// in Windows form (".\\name", as Hyper-V writes it), and the parent's absolute path.
+    /// </summary>
+    private static List<KeyValuePair<string, string>> ParentLocatorEntries(string path, VhdxImage parent, string parentName)
+    {
+        string childDir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
+        string parentFull = Path.GetFullPath(parent.FilePath);
+        string relative = Path.IsPathRooted(parentName) ? Path.GetRelativePath(childDir, parentFull) : parentName;
+        if (!relative.StartsWith("../", StringComparison.Ordinal) && !relative.StartsWith("./", StringComparison.Ordinal))
+        {
+            relative = "./" + relative;
+        }
+        return
+        [
+            new("parent_linkage", parent.DataWriteGuid.ToString("B")),
+            new("relative_path", relative.Replace('/', '\\')),
+            new("absolute_win32_path", parentFull),
+        ];
     }
 
     private static void WriteRegion(Span<byte> entry, Guid id, long offset, long length)

@@ -31,7 +31,11 @@ public sealed partial class VhdxImage
             int n = Math.Min(source.Length, blockSize - inBlock);
             long index = BatIndex(block);
             ulong e = Volatile.Read(ref _bat[index]);
-            if (!_writeGuidsUpdated || (e & BatStateMask) != PayloadFullyPresent)
+            if (_writeGuidsUpdated && (e & BatStateMask) == PayloadFullyPresent)
+            {
+                RandomAccess.Write(_file, source[..n], (long)(e >> BatOffsetShift) * Mib + inBlock);
+            }
+            else
             {
                 lock (_lock)
                 {
@@ -41,42 +45,56 @@ public sealed partial class VhdxImage
                         _writeGuidsUpdated = true;
                     }
                     e = _bat[index];
-                    if ((e & BatStateMask) != PayloadFullyPresent)
+                    if ((e & BatStateMask) == PayloadFullyPresent)
                     {
-                        e = AllocateBlock(index, source[..n], inBlock);
-                        source = source[n..];
-                        offset += n;
-                        continue;
+                        RandomAccess.Write(_file, source[..n], (long)(e >> BatOffsetShift) * Mib + inBlock);
+                    }
+                    else if (IsDifferencing)
+                    {
+                        WriteDifferencing(offset, source[..n]);
+                    }
+                    else
+                    {
+                        AllocateBlock(index, source[..n], inBlock);
                     }
                 }
             }
-            RandomAccess.Write(_file, source[..n], (long)(e >> BatOffsetShift) * Mib + inBlock);
             source = source[n..];
             offset += n;
         }
     }
 
-    /// <summary>
-    /// Allocates a block at the 1 MiB-aligned end of the file, writes the data into it, then changes the BAT entry
-    /// through the log: log entry written and flushed, then the BAT sector written. Caller holds the lock.
-    /// </summary>
-    private ulong AllocateBlock(long index, ReadOnlySpan<byte> data, int inBlock)
+    /// <summary>Reserves <paramref name="size"/> bytes at the 1 MiB-aligned end of the file (a fresh hole reading as zeroes). Caller holds the lock.</summary>
+    private long AllocateSpace(long size)
     {
-        long blockOffset = (_fileLength + Mib - 1) / Mib * Mib;
-        if (blockOffset >> BatOffsetShift >= 1L << 44)
+        long at = (_fileLength + Mib - 1) / Mib * Mib;
+        if (at >> BatOffsetShift >= 1L << 44)
         {
             throw new ImageException(ImageErrorKind.InvalidField, FilePath, "BAT", "the file would grow past what a BAT entry can address");
         }
-        RandomAccess.SetLength(_file, blockOffset + _meta.BlockSize);
-        _fileLength = blockOffset + _meta.BlockSize;
-        // The new block is a fresh hole: until the BAT points at it nothing reads it, and a crash leaves zeroes, not old data.
-        RandomAccess.Write(_file, data, blockOffset + inBlock);
-        ulong entry = ((ulong)(blockOffset / Mib) << BatOffsetShift) | PayloadFullyPresent;
-        UpdateBatEntry(index, entry);
-        return entry;
+        RandomAccess.SetLength(_file, at + size);
+        _fileLength = at + size;
+        return at;
     }
 
-    private void UpdateBatEntry(long index, ulong entry)
+    /// <summary>
+    /// Allocates a fully present block, writes the data into it, then changes the BAT entry through the log.
+    /// Caller holds the lock.
+    /// </summary>
+    private void AllocateBlock(long index, ReadOnlySpan<byte> data, int inBlock)
+    {
+        long blockOffset = AllocateSpace(_meta.BlockSize);
+        // The new block is a fresh hole: until the BAT points at it nothing reads it, and a crash leaves zeroes, not old data.
+        RandomAccess.Write(_file, data, blockOffset + inBlock);
+        CommitMetadata([], [(index, ((ulong)(blockOffset / Mib) << BatOffsetShift) | PayloadFullyPresent)]);
+    }
+
+    /// <summary>
+    /// Changes metadata through the log: one entry carrying the given 4 KiB sectors and the BAT sectors holding the
+    /// changed entries is written and flushed, then the same sectors are written in place and the BAT copy in memory
+    /// is updated. Caller holds the lock.
+    /// </summary>
+    private void CommitMetadata(List<(long FileOffset, byte[] Sector)> sectors, List<(long Index, ulong Entry)> batChanges)
     {
         if (_header.LogGuid == Guid.Empty)
         {
@@ -84,31 +102,64 @@ public sealed partial class VhdxImage
             _logPosition = 0;
             _logSequence = 1;
         }
-        long first = index & ~(VhdxLog.SectorSize / 8 - 1L);
-        for (int i = 0; i < VhdxLog.SectorSize / 8; i++)
+        const int perSector = VhdxLog.SectorSize / 8;
+        var batSectors = new List<long>(2);
+        foreach ((long index, _) in batChanges)
         {
-            ulong v = first + i < _bat.Length ? (first + i == index ? entry : _bat[first + i]) : 0;
-            BinaryPrimitives.WriteUInt64LittleEndian(_batSector.AsSpan(i * 8), v);
+            long first = index & ~(perSector - 1L);
+            if (!batSectors.Contains(first))
+            {
+                batSectors.Add(first);
+            }
         }
-        long batSectorOffset = _regions.BatOffset + first * 8;
-        _batSectorOffset[0] = batSectorOffset;
-        if (_logPosition + _logEntry.Length > _header.LogLength)
+        int count = sectors.Count + batSectors.Count;
+        byte[] data = count == 1 ? _batSector : new byte[count * VhdxLog.SectorSize];
+        Span<long> offsets = count == 1 ? _batSectorOffset : new long[count];
+        for (int s = 0; s < sectors.Count; s++)
+        {
+            sectors[s].Sector.CopyTo(data.AsSpan(s * VhdxLog.SectorSize));
+            offsets[s] = sectors[s].FileOffset;
+        }
+        for (int b = 0; b < batSectors.Count; b++)
+        {
+            Span<byte> target = data.AsSpan((sectors.Count + b) * VhdxLog.SectorSize, VhdxLog.SectorSize);
+            long first = batSectors[b];
+            for (int i = 0; i < perSector; i++)
+            {
+                long at = first + i;
+                ulong v = at < _bat.Length ? _bat[at] : 0;
+                foreach ((long index, ulong entry) in batChanges)
+                {
+                    v = index == at ? entry : v;
+                }
+                BinaryPrimitives.WriteUInt64LittleEndian(target[(i * 8)..], v);
+            }
+            offsets[sectors.Count + b] = _regions.BatOffset + first * 8;
+        }
+        byte[] entryBuffer = count == 1 ? _logEntry : new byte[VhdxLogWriter.EntryLength(count)];
+        if (_logPosition + entryBuffer.Length > _header.LogLength)
         {
             _logPosition = 0;
         }
-        VhdxLogWriter.Build(_logEntry, _header.LogGuid, _logSequence, _logPosition, _fileLength, _batSector, _batSectorOffset);
-        RandomAccess.Write(_file, _logEntry, _header.LogOffset + _logPosition);
+        VhdxLogWriter.Build(entryBuffer, _header.LogGuid, _logSequence, _logPosition, _fileLength, data.AsSpan(0, count * VhdxLog.SectorSize), offsets);
+        RandomAccess.Write(_file, entryBuffer, _header.LogOffset + _logPosition);
         RandomAccess.FlushToDisk(_file);
-        _logPosition += _logEntry.Length;
+        _logPosition += entryBuffer.Length;
         _logSequence++;
         if (StopAfterLogWrite)
         {
             _stopped = true;
             throw new IOException("test hook: stopped after the log write");
         }
-        // The BAT write becomes durable with the next log flush (before its entry's slot can be reused) or in Flush().
-        RandomAccess.Write(_file, _batSector, batSectorOffset);
-        Volatile.Write(ref _bat[index], entry);
+        // These writes become durable with the next log flush (before their entry's slot can be reused) or in Flush().
+        for (int s = 0; s < count; s++)
+        {
+            RandomAccess.Write(_file, data.AsSpan(s * VhdxLog.SectorSize, VhdxLog.SectorSize), offsets[s]);
+        }
+        foreach ((long index, ulong entry) in batChanges)
+        {
+            Volatile.Write(ref _bat[index], entry);
+        }
     }
 
     /// <inheritdoc />
@@ -147,7 +198,9 @@ public sealed partial class VhdxImage
         {
             long pos = offset + done;
             int n = (int)Math.Min(zeros.Length, Math.Min(length - done, _meta.BlockSize - (pos & (_meta.BlockSize - 1))));
-            if (Kind(Volatile.Read(ref _bat[BatIndex(pos >> _blockShift)])) != ExtentKind.Data)
+            ulong e = Volatile.Read(ref _bat[BatIndex(pos >> _blockShift)]);
+            // Absent blocks read as zeroes, except in a differencing image where they show the parent.
+            if (Kind(e) == ExtentKind.Zero || (Kind(e) == ExtentKind.Unallocated && !IsDifferencing))
             {
                 done += n;
                 continue;

@@ -19,11 +19,16 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     private readonly ulong[] _bat;
     private readonly int _blockShift;
     private readonly long _chunkRatio;
+    private readonly IDiskImage? _parent;
+    private readonly string? _parentPath;
     private VhdxHeader _header;
     private long _fileLength;
 
-    private VhdxImage(string path, SafeFileHandle file, VhdxHeader header, VhdxRegions regions, VhdxMetadata meta, ulong[] bat, long chunkRatio, long fileLength, bool readOnly)
+    private VhdxImage(string path, SafeFileHandle file, VhdxHeader header, VhdxRegions regions, VhdxMetadata meta, ulong[] bat, long chunkRatio, long fileLength, bool readOnly,
+        IDiskImage? parent, string? parentPath)
     {
+        _parent = parent;
+        _parentPath = parentPath;
         FilePath = path;
         _file = file;
         _header = header;
@@ -49,7 +54,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     public bool IsReadOnly { get; }
 
     /// <inheritdoc />
-    public IDiskImage? Backing => null;
+    public IDiskImage? Backing => _parent;
 
     /// <inheritdoc />
     public long ActualSize => HostFile.AllocatedBytes(FilePath);
@@ -61,13 +66,21 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     public bool? DirtyFlag => null;
 
     /// <inheritdoc />
-    public string? BackingFileName => null;
+    public string? BackingFileName => _meta.Locator is { } l
+        ? (l.Entries.TryGetValue("relative_path", out string? r) ? r : l.Entries.GetValueOrDefault("absolute_win32_path") ?? l.Entries.GetValueOrDefault("volume_path"))
+        : null;
 
     /// <inheritdoc />
-    public string? FullBackingFileName => null;
+    public string? FullBackingFileName => _parentPath;
 
     /// <inheritdoc />
-    public string? BackingFormat => null;
+    public string? BackingFormat => _parentPath is null ? null : "vhdx";
+
+    /// <summary>Whether this is a differencing image (has a parent).</summary>
+    public bool IsDifferencing => _meta.HasParent;
+
+    /// <summary>The data write GUID of the current header: what a differencing child records as its parent linkage.</summary>
+    internal Guid DataWriteGuid => _header.DataWriteGuid;
 
     /// <inheritdoc />
     public IReadOnlyList<KeyValuePair<string, object>> FormatSpecific => [];
@@ -88,9 +101,10 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     public int BlockState(long offset) => (int)(Volatile.Read(ref _bat[BatIndex(offset >> _blockShift)]) & BatStateMask);
 
     /// <summary>Opens a VHDX; read-write opens replay a pending log, read-only opens refuse one.</summary>
-    internal static VhdxImage Open(string path, bool readOnly)
+    internal static VhdxImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent)
     {
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
+        IDiskImage? parent = null;
         try
         {
             long length = RandomAccess.GetLength(file);
@@ -101,41 +115,104 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
                 throw new ImageException(ImageErrorKind.InvalidField, path, "file type identifier", "signature is not 'vhdxfile'");
             }
             VhdxHeader header = VhdxHeader.ReadCurrent(file, length, path);
+            var state = new OpenState();
             if (VhdxLog.NeedsReplay(header))
             {
-                if (readOnly)
+                if (readOnly && forCheck)
+                {
+                    state.LogPending = true;
+                }
+                else if (readOnly)
                 {
                     throw new ImageException(ImageErrorKind.Corrupt, path, "log",
                         $"the log needs to be replayed; run 'virtioscope check -r all {path}' or open the image read-write to replay it");
                 }
-                VhdxLog.Replay(file, header, path);
-                header = WriteHeader(file, header, logGuid: Guid.Empty, dataWriteGuid: header.DataWriteGuid);
-                length = RandomAccess.GetLength(file);
+                else
+                {
+                    state.LogEntriesReplayed = VhdxLog.Replay(file, header, path);
+                    header = WriteHeader(file, header, logGuid: Guid.Empty, dataWriteGuid: header.DataWriteGuid);
+                    length = RandomAccess.GetLength(file);
+                }
             }
             VhdxRegions regions = VhdxRegions.Read(file, length, path);
             VhdxMetadata meta = VhdxMetadata.Read(file, regions, path);
-            if (meta.HasParent)
-            {
-                throw new ImageException(ImageErrorKind.UnsupportedFeature, path, "has parent", "differencing VHDX images are not supported");
-            }
             long chunkRatio = SectorsPerBitmap * meta.LogicalSectorSize / meta.BlockSize;
-            long blocks = (meta.VirtualSize + meta.BlockSize - 1) / meta.BlockSize;
-            long entries = blocks + (blocks - 1) / chunkRatio;
+            long entries = BatEntries(meta.VirtualSize, meta.BlockSize, chunkRatio, meta.HasParent);
             if (entries * 8 > regions.BatLength)
             {
                 throw new ImageException(ImageErrorKind.InvalidField, path, "BAT", $"{entries} entries do not fit the {regions.BatLength}-byte BAT region");
             }
-            ulong[] bat = ReadBat(file, regions, entries, meta, length, path);
-            return new VhdxImage(path, file, header, regions, meta, bat, chunkRatio, length, readOnly);
+            ulong[] bat = ReadBat(file, regions, entries, chunkRatio, meta, length, path, forCheck ? state.BatProblems : null);
+            string? parentPath = null;
+            if (meta.Locator is { } locator)
+            {
+                parentPath = FindParent(locator, path);
+                if (openParent is not null)
+                {
+                    parent = openParent(parentPath);
+                    CheckParent(parent, locator, meta, path, parentPath);
+                }
+            }
+            return new VhdxImage(path, file, header, regions, meta, bat, chunkRatio, length, readOnly, parent, parentPath) { _openState = state };
         }
         catch
         {
+            parent?.Dispose();
             file.Dispose();
             throw;
         }
     }
 
-    private static ulong[] ReadBat(SafeFileHandle file, VhdxRegions regions, long entries, VhdxMetadata meta, long length, string path)
+    /// <summary>
+    /// BAT entries for a disk: payload blocks with a sector bitmap entry after every chunk. A differencing image needs
+    /// the bitmap entry of its last, partial chunk too; dynamic and fixed images end at the last payload entry.
+    /// </summary>
+    internal static long BatEntries(long virtualSize, long blockSize, long chunkRatio, bool hasParent)
+    {
+        long blocks = (virtualSize + blockSize - 1) / blockSize;
+        return hasParent ? (blocks + chunkRatio - 1) / chunkRatio * (chunkRatio + 1) : blocks + (blocks - 1) / chunkRatio;
+    }
+
+    private static string FindParent(VhdxParentLocator locator, string path)
+    {
+        string? first = null;
+        foreach (string candidate in locator.Candidates(path))
+        {
+            first ??= candidate;
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new ImageException(ImageErrorKind.BackingChain, path, "parent locator",
+            first is null ? "no relative_path, volume_path or absolute_win32_path names the parent" : $"parent '{first}' does not exist");
+    }
+
+    /// <summary>The parent must be a VHDX whose data write GUID is the child's parent_linkage (or parent_linkage2), with the same size and sector size.</summary>
+    private static void CheckParent(IDiskImage parent, VhdxParentLocator locator, VhdxMetadata meta, string path, string parentPath)
+    {
+        if (parent is not VhdxImage vp)
+        {
+            throw new ImageException(ImageErrorKind.BackingChain, path, "parent locator", $"parent '{parentPath}' is a {parent.Format.ToName()} image, not VHDX");
+        }
+        Guid linkage = locator.ParentLinkage(path);
+        if (vp.DataWriteGuid != linkage && vp.DataWriteGuid != locator.ParentLinkage2)
+        {
+            throw new ImageException(ImageErrorKind.BackingChain, path, "parent linkage",
+                $"parent '{parentPath}' has data write GUID {vp.DataWriteGuid}, the child expects {linkage} (the parent was modified after the child was made)");
+        }
+        if (vp.VirtualSize != meta.VirtualSize || vp.LogicalSectorSize != meta.LogicalSectorSize)
+        {
+            throw new ImageException(ImageErrorKind.BackingChain, path, "parent", $"parent '{parentPath}' differs in virtual size or logical sector size");
+        }
+    }
+
+    /// <summary>
+    /// Reads the BAT. An invalid entry is refused, or, when <paramref name="problems"/> collects them (an open for
+    /// check), recorded and read as not present.
+    /// </summary>
+    private static ulong[] ReadBat(SafeFileHandle file, VhdxRegions regions, long entries, long chunkRatio, VhdxMetadata meta, long length, string path,
+        List<string>? problems)
     {
         byte[] raw = new byte[entries * 8];
         HostFile.ReadFull(file, raw, regions.BatOffset);
@@ -143,28 +220,51 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
         for (int i = 0; i < entries; i++)
         {
             ulong e = BinaryPrimitives.ReadUInt64LittleEndian(raw.AsSpan(i * 8));
-            int state = (int)(e & BatStateMask);
-            long offset = (long)(e >> BatOffsetShift) * Mib;
-            if (state is PayloadFullyPresent or PayloadPartiallyPresent)
+            if (BatEntryProblem(i, e, chunkRatio, meta, regions, length) is { } problem)
             {
-                // The block must start inside the file; a tail cut short by truncation reads as zeroes, as in QEMU.
-                if (offset < Mib || offset >= length)
+                if (problems is null)
                 {
-                    throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", $"block at {offset} lies outside the {length}-byte file");
+                    throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", problem);
                 }
-                if (offset < regions.BatOffset + regions.BatLength && regions.BatOffset < offset + meta.BlockSize
-                    || offset < regions.MetadataOffset + regions.MetadataLength && regions.MetadataOffset < offset + meta.BlockSize)
-                {
-                    throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", $"block at {offset} overlaps the BAT or the metadata region");
-                }
-            }
-            else if (state is not (PayloadNotPresent or PayloadUndefined or PayloadZero or PayloadUnmapped))
-            {
-                throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", $"state {state} is not a payload block state");
+                problems.Add($"VHDX BAT entry {i}: {problem}");
+                e = PayloadNotPresent;
             }
             bat[i] = e;
         }
         return bat;
+    }
+
+    /// <summary>Why BAT entry <paramref name="i"/> is invalid (state, or a block outside the file or over the BAT or metadata), or null.</summary>
+    private static string? BatEntryProblem(long i, ulong e, long chunkRatio, VhdxMetadata meta, VhdxRegions regions, long length)
+    {
+        int state = (int)(e & BatStateMask);
+        long offset = (long)(e >> BatOffsetShift) * Mib;
+        bool bitmapEntry = i % (chunkRatio + 1) == chunkRatio;
+        long size = bitmapEntry ? Mib : meta.BlockSize;
+        bool present = bitmapEntry ? state == SectorBitmapPresent : state is PayloadFullyPresent or PayloadPartiallyPresent;
+        if (bitmapEntry && state is not (PayloadNotPresent or SectorBitmapPresent))
+        {
+            return $"state {state} is not a sector bitmap block state";
+        }
+        if (!bitmapEntry && state is not (PayloadNotPresent or PayloadUndefined or PayloadZero or PayloadUnmapped or PayloadFullyPresent or PayloadPartiallyPresent))
+        {
+            return $"state {state} is not a payload block state";
+        }
+        if (!present)
+        {
+            return null;
+        }
+        // The block must start inside the file; a tail cut short by truncation reads as zeroes, as in QEMU.
+        if (offset < Mib || offset >= length)
+        {
+            return $"block at {offset} lies outside the {length}-byte file";
+        }
+        if (offset < regions.BatOffset + regions.BatLength && regions.BatOffset < offset + size
+            || offset < regions.MetadataOffset + regions.MetadataLength && regions.MetadataOffset < offset + size)
+        {
+            return $"block at {offset} overlaps the BAT or the metadata region";
+        }
+        return null;
     }
 
     /// <summary>Writes a new header into the slot that is not current, sequence number one higher, and flushes.</summary>
@@ -195,9 +295,18 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
             int inBlock = (int)(offset & (blockSize - 1));
             int n = Math.Min(destination.Length, blockSize - inBlock);
             ulong e = Volatile.Read(ref _bat[BatIndex(block)]);
-            if ((e & BatStateMask) is PayloadFullyPresent or PayloadPartiallyPresent)
+            int state = (int)(e & BatStateMask);
+            if (state == PayloadFullyPresent || (state == PayloadPartiallyPresent && !IsDifferencing))
             {
                 HostFile.ReadFull(_file, destination[..n], (long)(e >> BatOffsetShift) * Mib + inBlock);
+            }
+            else if (state == PayloadPartiallyPresent)
+            {
+                ReadPartial(offset, (long)(e >> BatOffsetShift) * Mib + inBlock, destination[..n]);
+            }
+            else if (state != PayloadZero && IsDifferencing)
+            {
+                ReadParent(offset, destination[..n]);
             }
             else
             {
@@ -218,12 +327,17 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
         ulong e = Volatile.Read(ref _bat[BatIndex(block)]);
         ExtentKind kind = Kind(e);
         long n = Math.Min(length, _meta.BlockSize - inBlock);
+        if ((e & BatStateMask) == PayloadPartiallyPresent && IsDifferencing)
+        {
+            return PartialExtent(offset, n, (long)(e >> BatOffsetShift) * Mib + inBlock);
+        }
         if (kind == ExtentKind.Data)
         {
             return new ImageExtent(offset, n, kind, FilePath, (long)(e >> BatOffsetShift) * Mib + inBlock);
         }
         long pos = offset + n;
-        while (pos < end && Kind(Volatile.Read(ref _bat[BatIndex(pos >> _blockShift)])) == kind)
+        while (pos < end && Kind(Volatile.Read(ref _bat[BatIndex(pos >> _blockShift)])) == kind
+            && (Volatile.Read(ref _bat[BatIndex(pos >> _blockShift)]) & BatStateMask) != PayloadPartiallyPresent)
         {
             pos = Math.Min(end, pos + _meta.BlockSize);
         }
@@ -253,5 +367,6 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
             Flush();
         }
         _file.Dispose();
+        _parent?.Dispose();
     }
 }

@@ -49,6 +49,7 @@ internal static class VhdxLayout
     public const int PayloadUnmapped = 3;
     public const int PayloadFullyPresent = 6;
     public const int PayloadPartiallyPresent = 7;
+    public const int SectorBitmapPresent = 6;
     public const ulong BatStateMask = 0x7;
     public const int BatOffsetShift = 20;
 

@@ -7,6 +7,9 @@ namespace VirtioScope.Images.Vhdx;
 /// <summary>The metadata items a VHDX needs: file parameters, virtual disk size, sector sizes, page 83 data.</summary>
 internal sealed record VhdxMetadata(int BlockSize, bool LeaveBlocksAllocated, bool HasParent, long VirtualSize, int LogicalSectorSize, int PhysicalSectorSize, Guid Page83)
 {
+    /// <summary>The parent locator of a differencing image (null when it has no parent).</summary>
+    public VhdxParentLocator? Locator { get; init; }
+
     public static VhdxMetadata Read(SafeFileHandle file, VhdxRegions regions, string path)
     {
         if (regions.MetadataLength < MetadataTableSize)
@@ -70,7 +73,19 @@ internal sealed record VhdxMetadata(int BlockSize, bool LeaveBlocksAllocated, bo
             throw new ImageException(ImageErrorKind.InvalidField, path, "virtual disk size", $"{size} is not a multiple of the sector size up to 64 TiB");
         }
         Guid page83 = items.ContainsKey(Page83Data) ? ReadGuid(Item(file, items, Page83Data, 16, buf, path)) : Guid.Empty;
-        return new VhdxMetadata(blockSize, (fpFlags & 1) != 0, (fpFlags & 2) != 0, size, logical, physical, page83);
+        bool hasParent = (fpFlags & 2) != 0;
+        VhdxParentLocator? locator = null;
+        if (hasParent)
+        {
+            if (!items.TryGetValue(ParentLocator, out var loc) || loc.Length == 0)
+            {
+                throw new ImageException(ImageErrorKind.InvalidField, path, "parent locator", "a differencing image (has_parent) has no parent locator");
+            }
+            byte[] raw = new byte[loc.Length];
+            Raw.HostFile.ReadFull(file, raw, loc.Offset);
+            locator = VhdxParentLocator.Parse(raw, path);
+        }
+        return new VhdxMetadata(blockSize, (fpFlags & 1) != 0, hasParent, size, logical, physical, page83) { Locator = locator };
     }
 
     private static Span<byte> Item(SafeFileHandle file, Dictionary<Guid, (long Offset, int Length)> items, Guid id, int length, Span<byte> buf, string path)

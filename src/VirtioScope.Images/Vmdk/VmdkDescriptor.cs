@@ -21,6 +21,12 @@ internal sealed class VmdkDescriptor
 
     public string? ParentFileName { get; private init; }
 
+    /// <summary>The content id (CID, hex), 0 when absent.</summary>
+    public uint Cid { get; private init; }
+
+    /// <summary>The parent's content id (parentCID, hex); 0xffffffff means no parent.</summary>
+    public uint ParentCid { get; private init; } = uint.MaxValue;
+
     public IReadOnlyList<VmdkExtentLine> Extents { get; private init; } = [];
 
     public static VmdkDescriptor Parse(ReadOnlySpan<byte> bytes, string path)
@@ -33,6 +39,8 @@ internal sealed class VmdkDescriptor
         string text = System.Text.Encoding.UTF8.GetString(bytes);
         string createType = "";
         string? parent = null;
+        uint cid = 0;
+        uint parentCid = uint.MaxValue;
         var extents = new List<VmdkExtentLine>();
         int lineNo = 0;
         foreach (string rawLine in text.Split('\n'))
@@ -46,6 +54,14 @@ internal sealed class VmdkDescriptor
             if (line.StartsWith("createType", StringComparison.Ordinal))
             {
                 createType = Value(line);
+            }
+            else if (line.StartsWith("CID", StringComparison.Ordinal) && uint.TryParse(Value(line), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint c))
+            {
+                cid = c;
+            }
+            else if (line.StartsWith("parentCID", StringComparison.Ordinal) && uint.TryParse(Value(line), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out uint pc))
+            {
+                parentCid = pc;
             }
             else if (line.StartsWith("parentFileNameHint", StringComparison.Ordinal))
             {
@@ -64,7 +80,7 @@ internal sealed class VmdkDescriptor
         {
             throw new ImageException(ImageErrorKind.InvalidField, path, "createType", "descriptor has no createType");
         }
-        return new VmdkDescriptor { CreateType = createType, ParentFileName = parent, Extents = extents };
+        return new VmdkDescriptor { CreateType = createType, ParentFileName = parent, Extents = extents, Cid = cid, ParentCid = parentCid };
     }
 
     private static string Value(string line)

@@ -9,17 +9,23 @@ namespace VirtioScope.Images.Vmdk;
 /// (compressed grains with markers), and descriptor files naming FLAT, SPARSE and ZERO extents (monolithicFlat,
 /// twoGbMaxExtentSparse, twoGbMaxExtentFlat, vmfs).
 /// </summary>
-public sealed class VmdkImage : IDiskImage, IImageDetails
+public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
 {
     private readonly VmdkExtent[] _extents;
     private readonly long[] _starts;
     private readonly string _createType;
+    private readonly string[] _extentTypes;
+    private readonly uint _cid;
+    private readonly uint _parentCid;
 
-    private VmdkImage(string path, VmdkExtent[] extents, string createType)
+    private VmdkImage(string path, VmdkExtent[] extents, string[] extentTypes, string createType, uint cid, uint parentCid)
     {
         FilePath = path;
         _extents = extents;
+        _extentTypes = extentTypes;
         _createType = createType;
+        _cid = cid;
+        _parentCid = parentCid;
         _starts = new long[extents.Length];
         long pos = 0;
         for (int i = 0; i < extents.Length; i++)
@@ -75,7 +81,55 @@ public sealed class VmdkImage : IDiskImage, IImageDetails
     public string? BackingFormat => null;
 
     /// <inheritdoc />
-    public IReadOnlyList<KeyValuePair<string, object>> FormatSpecific => [new("create-type", _createType)];
+    public IReadOnlyList<KeyValuePair<string, object>> FormatSpecific =>
+    [
+        new("cid", (long)_cid),
+        new("parent-cid", (long)_parentCid),
+        new("create-type", _createType),
+        new("extents", ExtentDetails()),
+    ];
+
+    /// <summary>qemu-img's per-extent details: compressed (only when true), virtual size, file, grain size (sparse only), extent type.</summary>
+    private List<IReadOnlyList<KeyValuePair<string, object>>> ExtentDetails()
+    {
+        var list = new List<IReadOnlyList<KeyValuePair<string, object>>>();
+        for (int i = 0; i < _extents.Length; i++)
+        {
+            if (_extents[i].HostPath is not { } host)
+            {
+                continue;
+            }
+            var d = new List<KeyValuePair<string, object>>();
+            var sparse = _extents[i] as VmdkSparseExtent;
+            if (sparse?.Header.Compressed == true)
+            {
+                d.Add(new("compressed", true));
+            }
+            d.Add(new("virtual-size", _extents[i].Length));
+            d.Add(new("filename", host));
+            if (sparse is not null)
+            {
+                d.Add(new("cluster-size", (int)(sparse.Header.GrainSectors * 512)));
+            }
+            d.Add(new("format", _extentTypes[i]));
+            list.Add(d);
+        }
+        return list;
+    }
+
+    /// <inheritdoc />
+    public CheckReport Check(CheckRepair repair)
+    {
+        var report = new CheckReport { HasAllocationCounts = false };
+        for (int i = 0; i < _extents.Length; i++)
+        {
+            if (_extents[i] is VmdkSparseExtent sparse)
+            {
+                sparse.Check(report, _starts[i] / 512);
+            }
+        }
+        return report;
+    }
 
     /// <summary>Opens a VMDK read-only (a sparse extent file or a descriptor file).</summary>
     internal static VmdkImage Open(string path, bool readOnly)
@@ -95,8 +149,10 @@ public sealed class VmdkImage : IDiskImage, IImageDetails
             {
                 VmdkSparseExtent sparse = VmdkSparseExtent.Open(path, file, -1);
                 extents.Add(sparse);
-                string createType = EmbeddedCreateType(file, sparse.Header, length, path) ?? (sparse.Header.Compressed ? "streamOptimized" : "monolithicSparse");
-                return new VmdkImage(path, [.. extents], createType);
+                VmdkDescriptor? embedded = EmbeddedDescriptor(file, sparse.Header, length, path);
+                string createType = embedded?.CreateType ?? (sparse.Header.Compressed ? "streamOptimized" : "monolithicSparse");
+                // The extent of a monolithic file has no type line of its own: qemu-img shows an empty format.
+                return new VmdkImage(path, [.. extents], [""], createType, embedded?.Cid ?? 0, embedded?.ParentCid ?? uint.MaxValue);
             }
             if (length > VmdkDescriptor.MaxBytes)
             {
@@ -124,7 +180,7 @@ public sealed class VmdkImage : IDiskImage, IImageDetails
             {
                 throw new ImageException(ImageErrorKind.InvalidField, path, "extent", "descriptor names no extents");
             }
-            return new VmdkImage(path, [.. extents], d.CreateType);
+            return new VmdkImage(path, [.. extents], [.. d.Extents.Select(x => x.Type)], d.CreateType, d.Cid, d.ParentCid);
         }
         catch
         {
@@ -137,7 +193,7 @@ public sealed class VmdkImage : IDiskImage, IImageDetails
         }
     }
 
-    private static string? EmbeddedCreateType(SafeFileHandle file, VmdkSparseHeader header, long length, string path)
+    private static VmdkDescriptor? EmbeddedDescriptor(SafeFileHandle file, VmdkSparseHeader header, long length, string path)
     {
         long at = header.DescriptorSector * 512;
         long size = header.DescriptorSectors * 512;
@@ -147,7 +203,7 @@ public sealed class VmdkImage : IDiskImage, IImageDetails
         }
         byte[] text = new byte[size];
         HostFile.ReadFull(file, text, at);
-        return VmdkDescriptor.Parse(text, path).CreateType;
+        return VmdkDescriptor.Parse(text, path);
     }
 
     private static VmdkExtent OpenExtent(string descriptorPath, VmdkExtentLine line)

@@ -235,5 +235,59 @@ internal sealed class VmdkSparseExtent : VmdkExtent
         return new ImageExtent(offset, pos - offset, kind, null, -1);
     }
 
+    /// <summary>
+    /// Checks every grain table: a grain starting at or after the end of the file (qemu-img's "points after EOF"),
+    /// an uncompressed grain over the header, grain directory or grain tables, and two entries sharing one grain.
+    /// </summary>
+    public void Check(CheckReport report, long firstSector)
+    {
+        int n = _header.GtesPerGt;
+        long gtBytes = n * 4L;
+        var tables = new List<(long Start, long End)> { (0, VmdkSparseHeader.Size), ((long)_header.GdSector * 512, (long)_header.GdSector * 512 + _gd.Length * 4L) };
+        foreach (uint g in _gd)
+        {
+            if (g != 0)
+            {
+                tables.Add((g * 512L, g * 512L + gtBytes));
+            }
+        }
+        var seen = new Dictionary<uint, long>();
+        byte[] raw = new byte[gtBytes];
+        for (int t = 0; t < _gd.Length; t++)
+        {
+            if (_gd[t] == 0)
+            {
+                continue;
+            }
+            HostFile.ReadFull(_file, raw, _gd[t] * 512L);
+            for (int i = 0; i < n; i++)
+            {
+                uint e = BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(i * 4));
+                long sector = firstSector + ((long)t * n + i) * _header.GrainSectors;
+                if (e == 0 || (e == 1 && _header.ZeroGrains))
+                {
+                    continue;
+                }
+                long start = e * 512L;
+                if (start >= _fileLength)
+                {
+                    report.Corruptions++;
+                    report.Messages.Add($"ERROR: cluster offset for sector {sector} points after EOF");
+                    continue;
+                }
+                if (!_header.Compressed && tables.Any(r => start < r.End && r.Start < start + _grainBytes))
+                {
+                    report.Corruptions++;
+                    report.Messages.Add($"ERROR: grain for sector {sector} at offset {start} overlaps the header, grain directory or a grain table");
+                }
+                if (!seen.TryAdd(e, sector))
+                {
+                    report.Corruptions++;
+                    report.Messages.Add($"ERROR: grain for sector {sector} at offset {start} is also the grain of sector {seen[e]}");
+                }
+            }
+        }
+    }
+
     public override void Dispose() => _file.Dispose();
 }

@@ -67,7 +67,8 @@ internal sealed class VpcDynamicHeader
     }
 
     /// <summary>Parses and validates the header against the file length.</summary>
-    public static VpcDynamicHeader Parse(ReadOnlySpan<byte> bytes, long fileLength, string path)
+    /// <remarks>A bad checksum is refused, or recorded in <paramref name="problems"/> when a check collects them.</remarks>
+    public static VpcDynamicHeader Parse(ReadOnlySpan<byte> bytes, long fileLength, string path, List<string>? problems = null)
     {
         if (bytes.Length < Size || !bytes.StartsWith(Cookie))
         {
@@ -76,9 +77,13 @@ internal sealed class VpcDynamicHeader
         var header = new VpcDynamicHeader { Raw = bytes[..Size].ToArray() };
         uint stored = BinaryPrimitives.ReadUInt32BigEndian(header.Raw.AsSpan(ChecksumOffset));
         uint computed = VpcFooter.Checksum(header.Raw, ChecksumOffset);
-        if (stored != computed)
+        if (stored != computed && problems is null)
         {
             throw new ImageException(ImageErrorKind.Corrupt, path, "dynamic header checksum", $"stored 0x{stored:x8}, computed 0x{computed:x8}");
+        }
+        if (stored != computed)
+        {
+            problems!.Add($"VHD dynamic header checksum: stored 0x{stored:x8}, computed 0x{computed:x8}");
         }
         int bs = header.BlockSize;
         if (bs < 512 || bs > MaxBlockSize || (bs & (bs - 1)) != 0)

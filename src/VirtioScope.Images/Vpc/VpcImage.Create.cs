@@ -60,8 +60,7 @@ public sealed partial class VpcImage
         BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.FeaturesOffset), VpcFooter.FeaturesReserved);
         BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.VersionOffset), VpcFooter.Version1);
         BinaryPrimitives.WriteUInt64BigEndian(footer.AsSpan(VpcFooter.DataOffsetOffset), dynamic ? DynamicHeaderOffset : ulong.MaxValue);
-        uint timestamp = (uint)Math.Max(0, (DateTimeOffset.UtcNow - new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)).TotalSeconds);
-        BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.TimestampOffset), timestamp);
+        BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.TimestampOffset), SecondsSince2000(DateTimeOffset.UtcNow));
         (exact ? CreatorAppCurrentSize : CreatorApp).CopyTo(footer.AsSpan(VpcFooter.CreatorAppOffset));
         BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.CreatorVersionOffset), 0x00010000);
         "Wi2k"u8.CopyTo(footer.AsSpan(VpcFooter.CreatorHostOsOffset));
@@ -82,7 +81,70 @@ public sealed partial class VpcImage
             RandomAccess.FlushToDisk(file);
             return;
         }
-        long entries = (bytes + blockSize - 1) / blockSize;
+        WriteDynamic(file, footer, blockSize, (bytes + blockSize - 1) / blockSize, null);
+        RandomAccess.FlushToDisk(file);
+    }
+
+    /// <summary>
+    /// Creates a differencing VHD over <paramref name="parent"/>, as Virtual PC and Hyper-V lay one out: the parent's
+    /// size, geometry and creator kept (so both read the same size), the parent's unique id, modification time and file
+    /// name in the dynamic header, and two parent locators after the BAT: W2ru (relative, ".\\name") and W2ku (absolute).
+    /// </summary>
+    internal static void CreateDifferencing(string path, ImageCreateOptions options, VpcImage parent, string parentName)
+    {
+        int blockSize = options.BlockSize ?? parent.ClusterSize ?? DefaultBlockSize;
+        if (blockSize < 512 || blockSize > VpcDynamicHeader.MaxBlockSize || (blockSize & (blockSize - 1)) != 0)
+        {
+            throw new ImageException(ImageErrorKind.InvalidOption, path, "block_size", "must be a power of two between 512 and 256 MiB");
+        }
+        byte[] footer = (byte[])parent._footer.Raw.Clone();
+        BinaryPrimitives.WriteUInt64BigEndian(footer.AsSpan(VpcFooter.DataOffsetOffset), DynamicHeaderOffset);
+        BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.TimestampOffset), SecondsSince2000(DateTimeOffset.UtcNow));
+        BinaryPrimitives.WriteUInt32BigEndian(footer.AsSpan(VpcFooter.DiskTypeOffset), (uint)VpcDiskType.Differencing);
+        Guid.NewGuid().TryWriteBytes(footer.AsSpan(VpcFooter.UniqueIdOffset, 16), bigEndian: true, out _);
+        footer[VpcFooter.SavedStateOffset] = 0;
+        VpcFooter.Seal(footer);
+
+        string parentFull = Path.GetFullPath(parent.FilePath);
+        string childDir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
+        string relative = Path.IsPathRooted(parentName) ? Path.GetRelativePath(childDir, parentFull) : parentName;
+        if (!relative.StartsWith("../", StringComparison.Ordinal) && !relative.StartsWith("./", StringComparison.Ordinal))
+        {
+            relative = "./" + relative;
+        }
+        var locators = new (uint Code, byte[] Data)[]
+        {
+            (VpcDynamicHeader.PlatformW2ru, System.Text.Encoding.Unicode.GetBytes(relative.Replace('/', '\\'))),
+            (VpcDynamicHeader.PlatformW2ku, System.Text.Encoding.Unicode.GetBytes(parentFull)),
+        };
+        long entries = (parent.VirtualSize + blockSize - 1) / blockSize;
+        using SafeFileHandle file = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+        WriteDynamic(file, footer, blockSize, entries, header =>
+        {
+            parent.UniqueId.TryWriteBytes(header.AsSpan(VpcDynamicHeader.ParentUniqueIdOffset, 16), bigEndian: true, out _);
+            BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(VpcDynamicHeader.ParentTimestampOffset), SecondsSince2000(File.GetLastWriteTimeUtc(parentFull)));
+            string name = Path.GetFileName(parentFull);
+            byte[] unicodeName = System.Text.Encoding.BigEndianUnicode.GetBytes(name);
+            if (unicodeName.Length > VpcDynamicHeader.ParentNameLength)
+            {
+                throw new ImageException(ImageErrorKind.InvalidOption, path, "backing file", $"the parent's file name is longer than {VpcDynamicHeader.ParentNameLength / 2} characters");
+            }
+            unicodeName.CopyTo(header, VpcDynamicHeader.ParentNameOffset);
+            return locators;
+        });
+        RandomAccess.FlushToDisk(file);
+    }
+
+    private static uint SecondsSince2000(DateTimeOffset t) =>
+        (uint)Math.Max(0, (t - new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)).TotalSeconds);
+
+    /// <summary>
+    /// Writes a dynamic or differencing layout: footer copy, dynamic header, an empty BAT, the parent locators' data
+    /// (each in whole sectors), and the footer. <paramref name="parentFields"/> fills the header's parent fields and
+    /// returns the locators.
+    /// </summary>
+    private static void WriteDynamic(SafeFileHandle file, byte[] footer, int blockSize, long entries, Func<byte[], (uint Code, byte[] Data)[]>? parentFields)
+    {
         byte[] header = new byte[VpcDynamicHeader.Size];
         VpcDynamicHeader.Cookie.CopyTo(header);
         BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(VpcDynamicHeader.DataOffsetOffset), ulong.MaxValue);
@@ -90,13 +152,26 @@ public sealed partial class VpcImage
         BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(VpcDynamicHeader.HeaderVersionOffset), VpcFooter.Version1);
         BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(VpcDynamicHeader.MaxTableEntriesOffset), (int)entries);
         BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(VpcDynamicHeader.BlockSizeOffset), blockSize);
-        VpcFooter.Seal(header, VpcDynamicHeader.ChecksumOffset);
         byte[] bat = new byte[(entries * 4 + 511) & ~511L];
         bat.AsSpan().Fill(0xFF);
+        long at = BatOffset + bat.Length;
+        (uint Code, byte[] Data)[] locators = parentFields?.Invoke(header) ?? [];
+        for (int i = 0; i < locators.Length; i++)
+        {
+            int space = (locators[i].Data.Length + 511) & ~511;
+            Span<byte> e = header.AsSpan(VpcDynamicHeader.ParentLocatorsOffset + i * VpcDynamicHeader.ParentLocatorSize, VpcDynamicHeader.ParentLocatorSize);
+            BinaryPrimitives.WriteUInt32BigEndian(e, locators[i].Code);
+            // Data space in bytes, as Windows writes it (the specification's text says sectors; readers take either).
+            BinaryPrimitives.WriteInt32BigEndian(e[4..], space);
+            BinaryPrimitives.WriteInt32BigEndian(e[8..], locators[i].Data.Length);
+            BinaryPrimitives.WriteInt64BigEndian(e[16..], at);
+            RandomAccess.Write(file, locators[i].Data, at);
+            at += space;
+        }
+        VpcFooter.Seal(header, VpcDynamicHeader.ChecksumOffset);
         RandomAccess.Write(file, footer, 0);
         RandomAccess.Write(file, header, DynamicHeaderOffset);
         RandomAccess.Write(file, bat, BatOffset);
-        RandomAccess.Write(file, footer, BatOffset + bat.Length);
-        RandomAccess.FlushToDisk(file);
+        RandomAccess.Write(file, footer, at);
     }
 }

@@ -106,27 +106,31 @@ public sealed partial class VpcImage
         return free;
     }
 
-    /// <summary>Writes into a differencing block: sectors not yet present get the parent's bytes first. Caller holds the lock.</summary>
+    /// <summary>
+    /// Writes into a differencing block in whole groups of 8 sectors (one bitmap byte, 4 KiB): sectors of a group
+    /// not yet present get the parent's bytes first, then the group's bits are all set. Keeping each bitmap byte all
+    /// or nothing is what libvhdi reads correctly (it misreads the sectors after a set bit inside a byte). Caller holds the lock.
+    /// </summary>
     private void WriteDifferencing(long block, uint entry, long offset, int inBlock, ReadOnlySpan<byte> data)
     {
         byte[] bitmap = Bitmap(block, entry);
         long blockData = entry * 512L + _bitmapSize;
-        Span<byte> sector = stackalloc byte[512];
-        int first = inBlock >> 9;
-        int last = (inBlock + data.Length - 1) >> 9;
-        bool headPartial = (inBlock & 511) != 0 || data.Length < 512;
-        bool tailPartial = ((inBlock + data.Length) & 511) != 0;
+        int groupBytes = Math.Min(8, _blockSize / 512) * 512;
+        int first = inBlock / groupBytes;
+        int last = (inBlock + data.Length - 1) / groupBytes;
+        bool headPartial = inBlock % groupBytes != 0 || inBlock + data.Length < (first + 1) * groupBytes;
+        bool tailPartial = (inBlock + data.Length) % groupBytes != 0;
         if (headPartial)
         {
-            CopyUpSector(bitmap, first, offset - inBlock, blockData, sector);
+            CopyUpGroup(bitmap, first, groupBytes, offset - inBlock, blockData);
         }
-        if (tailPartial && (last != first || !headPartial))
+        if (tailPartial && last != first)
         {
-            CopyUpSector(bitmap, last, offset - inBlock, blockData, sector);
+            CopyUpGroup(bitmap, last, groupBytes, offset - inBlock, blockData);
         }
         RandomAccess.Write(_file, data, blockData + inBlock);
         bool changed = false;
-        for (int s = first; s <= last; s++)
+        for (int s = first * groupBytes / 512; s < (last + 1) * groupBytes / 512; s++)
         {
             if (!IsPresent(bitmap, s))
             {
@@ -136,18 +140,22 @@ public sealed partial class VpcImage
         }
         if (changed)
         {
-            int from = (first >> 3) & ~511;
-            int to = ((last >> 3) | 511) + 1;
-            RandomAccess.Write(_file, bitmap.AsSpan(from, to - from), entry * 512L + from);
+            int from = (first * groupBytes / 512 >> 3) & ~511;
+            int to = (((last + 1) * groupBytes / 512 - 1 >> 3) | 511) + 1;
+            RandomAccess.Write(_file, bitmap.AsSpan(from, Math.Min(to, bitmap.Length) - from), entry * 512L + from);
         }
     }
 
-    private void CopyUpSector(byte[] bitmap, int sectorIndex, long blockGuestStart, long blockData, Span<byte> sector)
+    private void CopyUpGroup(byte[] bitmap, int group, int groupBytes, long blockGuestStart, long blockData)
     {
-        if (!IsPresent(bitmap, sectorIndex))
+        Span<byte> sector = stackalloc byte[512];
+        for (int s = group * groupBytes / 512; s < (group + 1) * groupBytes / 512; s++)
         {
-            ReadParent(blockGuestStart + sectorIndex * 512L, sector);
-            RandomAccess.Write(_file, sector, blockData + sectorIndex * 512L);
+            if (!IsPresent(bitmap, s))
+            {
+                ReadParent(blockGuestStart + s * 512L, sector);
+                RandomAccess.Write(_file, sector, blockData + s * 512L);
+            }
         }
     }
 

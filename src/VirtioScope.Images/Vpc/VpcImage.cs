@@ -91,7 +91,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
     internal Guid UniqueId => _footer.UniqueId;
 
     /// <summary>Opens a VHD; a differencing disk's parent is opened through <paramref name="openParent"/>.</summary>
-    internal static VpcImage Open(string path, bool readOnly, Func<string, IDiskImage>? openParent)
+    internal static VpcImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent)
     {
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         IDiskImage? parent = null;
@@ -103,12 +103,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                 throw new ImageException(ImageErrorKind.InvalidField, path, "footer", $"the {length}-byte file is too short for a VHD footer");
             }
             Span<byte> buf = stackalloc byte[VpcDynamicHeader.Size];
-            HostFile.ReadFull(file, buf[..VpcFooter.Size], 0);
-            if (!buf.StartsWith(VpcFooter.Cookie))
-            {
-                HostFile.ReadFull(file, buf[..VpcFooter.Size], length - VpcFooter.Size);
-            }
-            VpcFooter footer = VpcFooter.Parse(buf[..VpcFooter.Size], path);
+            VpcFooter footer = ReadFooter(file, length, path, buf);
             long virtualSize = footer.VirtualSize(path);
             if (footer.DiskType == VpcDiskType.Fixed)
             {
@@ -124,13 +119,14 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                 throw new ImageException(ImageErrorKind.InvalidField, path, "data offset", $"dynamic header at {dataOffset} lies outside the {length}-byte file");
             }
             HostFile.ReadFull(file, buf, (long)dataOffset);
-            VpcDynamicHeader dyn = VpcDynamicHeader.Parse(buf, length, path);
+            var problems = new List<string>();
+            VpcDynamicHeader dyn = VpcDynamicHeader.Parse(buf, length, path, forCheck ? problems : null);
             long blocks = (virtualSize + dyn.BlockSize - 1) / dyn.BlockSize;
             if (blocks > dyn.MaxEntries)
             {
                 throw new ImageException(ImageErrorKind.InvalidField, path, "max table entries", $"{dyn.MaxEntries} entries of {dyn.BlockSize} bytes cannot hold the {virtualSize}-byte disk");
             }
-            uint[] bat = ReadBat(file, dyn, length, path);
+            uint[] bat = ReadBat(file, dyn, length, path, forCheck ? problems : null);
             string? parentPath = null;
             if (footer.DiskType == VpcDiskType.Differencing)
             {
@@ -148,7 +144,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                     }
                 }
             }
-            return new VpcImage(path, file, footer, dyn, bat, virtualSize, length, parent, parentPath, readOnly);
+            return new VpcImage(path, file, footer, dyn, bat, virtualSize, length, parent, parentPath, readOnly) { _openProblems = problems };
         }
         catch
         {
@@ -158,7 +154,30 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
         }
     }
 
-    private static uint[] ReadBat(SafeFileHandle file, VpcDynamicHeader dyn, long length, string path)
+    /// <summary>
+    /// The footer: the copy at the start of a dynamic disk when it is valid, else the one at the end (a torn or
+    /// damaged copy at one place does not lose the image; check reports it).
+    /// </summary>
+    private static VpcFooter ReadFooter(SafeFileHandle file, long length, string path, Span<byte> buf)
+    {
+        HostFile.ReadFull(file, buf[..VpcFooter.Size], 0);
+        if (buf.StartsWith(VpcFooter.Cookie))
+        {
+            try
+            {
+                return VpcFooter.Parse(buf[..VpcFooter.Size], path);
+            }
+            catch (ImageException) when (length >= 2 * VpcFooter.Size)
+            {
+                // Fall back to the copy at the end; if that one is bad too, its error is reported.
+            }
+        }
+        HostFile.ReadFull(file, buf[..VpcFooter.Size], length - VpcFooter.Size);
+        return VpcFooter.Parse(buf[..VpcFooter.Size], path);
+    }
+
+    /// <summary>Reads the BAT; an entry outside the file is refused, or recorded in <paramref name="problems"/> and read as unallocated.</summary>
+    private static uint[] ReadBat(SafeFileHandle file, VpcDynamicHeader dyn, long length, string path, List<string>? problems)
     {
         int entries = dyn.MaxEntries;
         byte[] raw = new byte[entries * 4L];
@@ -175,8 +194,13 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                 long end = start + bitmapSize + dyn.BlockSize;
                 if (start < VpcFooter.Size || (start < tableEnd && end > dyn.TableOffset) || end > length)
                 {
-                    throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}",
-                        $"block at sector {e} overlaps the metadata or lies past the end of the {length}-byte file (truncated image?)");
+                    string problem = $"block at sector {e} overlaps the metadata or lies past the end of the {length}-byte file (truncated image?)";
+                    if (problems is null)
+                    {
+                        throw new ImageException(ImageErrorKind.InvalidField, path, $"BAT entry {i}", problem);
+                    }
+                    problems.Add($"VHD BAT entry {i}: {problem}");
+                    e = Unallocated;
                 }
             }
             bat[i] = e;

@@ -64,6 +64,43 @@ internal static class FormatFixtures
         return target;
     }
 
+    /// <summary>
+    /// MD5 of a VHD or VHDX chain as libvhdi (Debian python3-libvhdi) reads it: an independent reader of differencing
+    /// images, which qemu-img 7.2 cannot open (VHDX) or reads without their parent (VHD). <paramref name="chain"/> is
+    /// child first; each file gets the next as its parent.
+    /// </summary>
+    public static string LibvhdiMd5(params string[] chain)
+    {
+        const string script = """
+            import hashlib, sys, pyvhdi
+            files = []
+            for path in sys.argv[1:]:
+                f = pyvhdi.file()
+                f.open(path)
+                files.append(f)
+            for child, parent in reversed(list(zip(files, files[1:]))):
+                child.set_parent(parent)
+            top = files[0]
+            h = hashlib.md5()
+            size = top.get_media_size()
+            for off in range(0, size, 1 << 20):
+                h.update(top.read_buffer_at_offset(min(1 << 20, size - off), off))
+            print(h.hexdigest())
+            """;
+        // Debian's interpreter: python3-libvhdi installs the module for it, not for other pythons on PATH.
+        (int code, string output, string err) = QemuImg.Run("/usr/bin/python3", ["-c", script, .. chain]);
+        Assert.True(code == 0, $"libvhdi could not read {chain[0]} (is python3-libvhdi installed?): {err}");
+        return output.Trim();
+    }
+
+    /// <summary>MD5 of a byte array as lowercase hex.</summary>
+    public static string Md5(byte[] bytes)
+    {
+        using var md5 = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.MD5);
+        md5.AppendData(bytes);
+        return Convert.ToHexStringLower(md5.GetHashAndReset());
+    }
+
     /// <summary>MD5 of the whole virtual disk read through the library, chunk by chunk.</summary>
     public static string Md5(IDiskImage image)
     {

@@ -135,6 +135,39 @@ public sealed class VhdxTests
     }
 
     [Fact]
+    public void Check_reports_a_pending_log_and_repair_replays_it_as_qemu_img_check_does()
+    {
+        using var dir = new TempDir();
+        string img = dir.File("chk.vhdx");
+        QemuImg.Img("create", "-f", "vhdx", "-o", "block_size=1M", img, "8M");
+        byte[] pattern = new byte[4096];
+        pattern.AsSpan().Fill(0x6B);
+        using (var image = (VhdxImage)DiskImage.Open(img))
+        {
+            image.StopAfterLogWrite = true;
+            Assert.Throws<IOException>(() => image.Write(1 << 20, pattern));
+        }
+        // qemu-img check cannot open it read-only either (exit 1).
+        Assert.Equal(1, QemuImg.Run("qemu-img", "check", "-f", "vhdx", img).Code);
+        using (IDiskImage image = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true, ForCheck = true, OpenBacking = false }))
+        {
+            CheckReport r = ((ICheckableImage)image).Check(CheckRepair.None);
+            Assert.Equal(1, r.CheckErrors);
+            Assert.Contains(r.Messages, m => m.Contains("check -r all", StringComparison.Ordinal));
+        }
+        using (IDiskImage image = DiskImage.Open(img, new ImageOpenOptions { ForCheck = true, OpenBacking = false }))
+        {
+            CheckReport r = ((ICheckableImage)image).Check(CheckRepair.All);
+            Assert.Equal(0, r.Corruptions + r.CheckErrors);
+            Assert.Equal(1, r.CorruptionsFixed);
+        }
+        Assert.Equal(0, QemuImg.Run("qemu-img", "check", "-f", "vhdx", img).Code);
+        byte[] expected = new byte[8 << 20];
+        pattern.CopyTo(expected, 1 << 20);
+        TestData.AssertSame(expected, FormatFixtures.ToRaw("vhdx", img, dir.Path), "qemu-img after our repair");
+    }
+
+    [Fact]
     public void Qemu_replays_a_log_we_wrote()
     {
         using var dir = new TempDir();

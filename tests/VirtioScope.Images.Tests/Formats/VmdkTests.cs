@@ -27,6 +27,53 @@ public sealed class VmdkTests
         TestData.AssertSame(FormatFixtures.ToRaw("vmdk", img, dir.Path), TestData.ReadAll(image), "qemu-img's view");
     }
 
+    [Theory]
+    [InlineData(6L << 20, 1)]
+    [InlineData((5L << 20) + 1536, 2)]
+    public void StreamOptimized_writer_output_passes_qemu_check_and_compare(long size, int seed)
+    {
+        using var dir = new TempDir();
+        string img = dir.File("s.vmdk");
+        var rng = new Random(seed);
+        byte[] expected = new byte[size];
+        // Out of order, unaligned, one grain filled in two halves, a zero run, and the short last grain.
+        (long Offset, int Length)[] writes = [((3L << 20) + 100, 200_000), (0, 32 * 1024), (32 * 1024, 32 * 1024), (size - 3000, 3000), (1L << 20, 4096)];
+        using (IDiskImage image = DiskImage.Create(img, new ImageCreateOptions { Format = ImageFormat.Vmdk, Subformat = "streamOptimized", Size = size }))
+        {
+            foreach ((long offset, int length) in writes)
+            {
+                byte[] data = new byte[length];
+                rng.NextBytes(data);
+                image.Write(offset, data);
+                data.CopyTo(expected, offset);
+            }
+            image.WriteZeroes(2L << 20, 1 << 20, Block.ZeroingMode.MayUnmap);
+            TestData.AssertSame(expected, TestData.ReadAll(image), "read back while writing");
+            var again = Assert.Throws<ImageException>(() => image.Write(0, new byte[512]));
+            Assert.Contains("already written", again.Message, StringComparison.Ordinal);
+        }
+        (int code, string output, string err) = QemuImg.Run("qemu-img", "check", "-f", "vmdk", img);
+        Assert.True(code == 0, output + err);
+        string raw = dir.File("expected.raw");
+        File.WriteAllBytes(raw, expected);
+        QemuImg.Img("compare", "-f", "vmdk", "-F", "raw", img, raw);
+        Assert.Contains("\"create-type\": \"streamOptimized\"", QemuImg.Img("info", "--output", "json", img), StringComparison.Ordinal);
+        using IDiskImage back = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true });
+        TestData.AssertSame(expected, TestData.ReadAll(back), "our reader");
+        // The stream ends with the footer and the end-of-stream marker, the last two sectors.
+        byte[] tail = File.ReadAllBytes(img)[^512..];
+        Assert.All(tail, b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void Only_streamOptimized_vmdk_can_be_created()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<ImageException>(() => DiskImage.Create(dir.File("m.vmdk"), new ImageCreateOptions { Format = ImageFormat.Vmdk, Size = 1 << 20 }));
+        Assert.Equal(ImageErrorKind.InvalidOption, e.Kind);
+        Assert.Contains("streamOptimized", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Reads_qemu_io_written_sparse_image_with_zero_grains()
     {
