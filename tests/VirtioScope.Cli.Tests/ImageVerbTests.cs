@@ -188,6 +188,26 @@ public sealed class ImageVerbTests
     }
 
     [Fact]
+    public void Info_lists_persistent_bitmaps_as_qemu_img_does()
+    {
+        using var dir = new TempDir();
+        string img = dir.File("bm.qcow2");
+        Tools.Qemu("create", "-f", "qcow2", img, "4M");
+        Tools.Qemu("bitmap", "--add", img, "tracked");
+        Tools.Qemu("bitmap", "--add", "--disable", "-g", "128k", img, "frozen");
+        using JsonDocument ours = JsonDocument.Parse(Tools.Cli("info", "--output", "json", img).Out);
+        using JsonDocument theirs = JsonDocument.Parse(Tools.Qemu("info", "--output", "json", img));
+        // Compared compactly: qemu-img spreads an empty array over two lines.
+        Assert.Equal(
+            JsonSerializer.Serialize(theirs.RootElement.GetProperty("format-specific")),
+            JsonSerializer.Serialize(ours.RootElement.GetProperty("format-specific")));
+        string Specific(string text) => text[text.IndexOf("Format specific information:", StringComparison.Ordinal)..];
+        var human = Tools.Cli("info", img);
+        Tools.AssertOk(human);
+        Assert.Equal(Specific(Tools.Qemu("info", img)), Specific(human.Out));
+    }
+
+    [Fact]
     public void Create_with_backing_and_info_backing_chain()
     {
         using var dir = new TempDir();

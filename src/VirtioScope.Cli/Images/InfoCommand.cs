@@ -131,6 +131,14 @@ internal static class InfoCommand
                 case bool b: w.WriteBoolean(kv.Key, b); break;
                 case int n: w.WriteNumber(kv.Key, n); break;
                 case long n: w.WriteNumber(kv.Key, n); break;
+                case IEnumerable<string> strings:
+                    w.WriteStartArray(kv.Key);
+                    foreach (string item in strings)
+                    {
+                        w.WriteStringValue(item);
+                    }
+                    w.WriteEndArray();
+                    break;
                 case IEnumerable<IReadOnlyList<KeyValuePair<string, object>>> objects:
                     w.WriteStartArray(kv.Key);
                     foreach (IReadOnlyList<KeyValuePair<string, object>> o in objects)
@@ -152,6 +160,16 @@ internal static class InfoCommand
         foreach (KeyValuePair<string, object> kv in fields)
         {
             sb.Append(indent).Append(kv.Key.Replace('-', ' ')).Append(':');
+            if (kv.Value is IEnumerable<string> strings)
+            {
+                sb.AppendLine();
+                int k = 0;
+                foreach (string item in strings)
+                {
+                    sb.Append(indent).Append("    [").Append(k++).Append("]: ").AppendLine(item);
+                }
+                continue;
+            }
             if (kv.Value is IEnumerable<IReadOnlyList<KeyValuePair<string, object>>> objects)
             {
                 sb.AppendLine();

@@ -110,6 +110,11 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                 }
                 list.Add(new("compression-type", _header.CompressionType == CompressionType.Zstd ? "zstd" : "zlib"));
                 list.Add(new("lazy-refcounts", (_header.CompatibleFeatures & CompatLazyRefcounts) != 0));
+                if (Qcow2Bitmaps.Read(_header, _file, _fileLength, FilePath) is { } bitmaps)
+                {
+                    list.Add(new("bitmaps", bitmaps.Items.Select(b => (IReadOnlyList<KeyValuePair<string, object>>)
+                        [new("flags", b.FlagNames), new("name", b.Name), new("granularity", b.Granularity)]).ToList()));
+                }
             }
             else
             {
