@@ -27,6 +27,7 @@ public sealed class BlockDevice : IVirtioDevice
         _options = options ?? new BlockDeviceOptions();
         _options.Validate();
         _backend = backend;
+        Statistics = new BlockStatistics(_options.NumQueues);
         OfferedFeatures = _options.Features | (backend.IsReadOnly ? BlkFeatures.ReadOnly : 0);
         if (_options.NumQueues == 1)
         {
@@ -70,7 +71,7 @@ public sealed class BlockDevice : IVirtioDevice
     public bool IsReadOnly => _backend.IsReadOnly || (_options.Features & BlkFeatures.ReadOnly) != 0;
 
     /// <summary>What the device has done.</summary>
-    public BlockStatistics Statistics { get; } = new();
+    public BlockStatistics Statistics { get; }
 
     /// <summary>The configuration space as the driver sees it.</summary>
     public ReadOnlySpan<byte> ConfigBytes => _config.Bytes;
@@ -195,13 +196,13 @@ public sealed class BlockDevice : IVirtioDevice
             memory.TryWrite(request.StatusAddress, [(byte)status]);
             // Used length counts every byte the device wrote: data plus the status byte (2.7.8.2).
             used = written + 1;
-            Statistics.Count(status);
+            Statistics.Queue(index).Count(status);
         }
         else
         {
-            Statistics.CountNoStatus();
+            Statistics.Queue(index).NoStatus++;
         }
-        Statistics.CountRequest();
+        Statistics.Queue(index).Requests++;
         queue.AddUsed(memory, chain, used);
         if (events.Enabled)
         {

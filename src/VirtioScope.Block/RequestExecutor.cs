@@ -67,7 +67,7 @@ internal sealed class RequestExecutor
                 bounce = bounce[(int)s.Length..];
                 written += s.Length;
             }
-            _stats.AddRead((long)r.DataBytes);
+            _stats.Queue(queue).BytesRead += (long)r.DataBytes;
             return BlkStatus.Ok;
         }
         foreach (DataSegment s in r.Data)
@@ -77,7 +77,7 @@ internal sealed class RequestExecutor
             offset += s.Length;
             written += s.Length;
         }
-        _stats.AddRead((long)r.DataBytes);
+        _stats.Queue(queue).BytesRead += (long)r.DataBytes;
         return BlkStatus.Ok;
     }
 
@@ -109,8 +109,8 @@ internal sealed class RequestExecutor
                 offset += s.Length;
             }
         }
-        _stats.AddWritten((long)r.DataBytes);
-        FlushIfWriteThrough();
+        _stats.Queue(queue).BytesWritten += (long)r.DataBytes;
+        FlushIfWriteThrough(queue);
         return BlkStatus.Ok;
     }
 
@@ -125,7 +125,7 @@ internal sealed class RequestExecutor
             events.Publish(new BackendIoEvent(queue, "flush", 0, 0));
         }
         _backend.Flush();
-        _stats.CountFlush();
+        _stats.Queue(queue).Flushes++;
         return BlkStatus.Ok;
     }
 
@@ -176,19 +176,19 @@ internal sealed class RequestExecutor
             else
             {
                 _backend.WriteZeroes(offset, length, range.Unmap && _config.WriteZeroesMayUnmap ? ZeroingMode.MayUnmap : ZeroingMode.KeepAllocated);
-                _stats.AddWritten(length);
+                _stats.Queue(queue).BytesWritten += length;
             }
         }
-        FlushIfWriteThrough();
+        FlushIfWriteThrough(queue);
         return BlkStatus.Ok;
     }
 
-    private void FlushIfWriteThrough()
+    private void FlushIfWriteThrough(int queue)
     {
         if (WriteThrough)
         {
             _backend.Flush();
-            _stats.CountFlush();
+            _stats.Queue(queue).Flushes++;
         }
     }
 }

@@ -188,6 +188,23 @@ public sealed class RingTests
     }
 
     [Fact]
+    public void ReadOnlyDiskOffersRoAndFailsWrites()
+    {
+        using var server = new ServerFixture(readOnly: true);
+        using var fe = new Frontend(server);
+        Assert.NotEqual(0UL, fe.Features & BlkFeatures.ReadOnly);
+        var ring = new MockSplitRing(fe.Guest.Memory, Frontend.RingBase, 16);
+        Assert.Equal(0UL, fe.StartRing(0, ring.Layout));
+        ulong at = Frontend.DataBase;
+        fe.Guest.Memory.Write(at + 16, Pattern(512, 5));
+        ring.Publish(ring.WriteChain(fe.Request(at, BlkRequestType.Out, 0, 512)));
+        fe.Kicks[0].Signal();
+        Assert.True(fe.Calls[0].Wait());
+        Assert.Equal((byte)BlkStatus.IoErr, fe.Status(at, 512));
+        Assert.Equal(new byte[512], server.Disk.Contents[..512].ToArray());
+    }
+
+    [Fact]
     public void ConfigSpaceIsTheVirtioBlkConfig()
     {
         using var server = new ServerFixture(diskBytes: 3 << 20);
