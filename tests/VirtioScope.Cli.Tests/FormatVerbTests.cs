@@ -172,7 +172,7 @@ public sealed class FormatVerbTests
     }
 
     [Fact]
-    public void Convert_to_streamOptimized_vmdk_passes_qemu_check_and_compare()
+    public void Convert_to_vmdk_stream_and_sparse_passes_qemu_check_and_compare()
     {
         using var dir = new TempDir();
         string raw = dir.MakeRaw("src.raw", 6 << 20, 21);
@@ -183,9 +183,15 @@ public sealed class FormatVerbTests
         Tools.AssertOk(Tools.Cli("create", "-f", "vmdk", "-o", "subformat=streamOptimized", empty, "3M"));
         Tools.AssertOk(Tools.Run("qemu-img", "check", empty));
         Assert.Equal(3 << 20, long.Parse(Fields(Tools.Qemu("info", "--output", "json", empty))["virtual-size"], System.Globalization.CultureInfo.InvariantCulture));
-        var refused = Tools.Cli("convert", "-O", "vmdk", raw, dir.File("sparse.vmdk"));
+        // Without a subformat, as qemu-img: monolithicSparse.
+        string sparse = dir.File("sparse.vmdk");
+        Tools.AssertOk(Tools.Cli("convert", "-O", "vmdk", raw, sparse));
+        Tools.AssertCleanAndEqual(sparse, raw);
+        Assert.Equal("monolithicSparse", JsonDocument.Parse(Tools.Qemu("info", "--output", "json", sparse)).RootElement
+            .GetProperty("format-specific").GetProperty("data").GetProperty("create-type").GetString());
+        var refused = Tools.Cli("convert", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, dir.File("flat.vmdk"));
         Assert.Equal(1, refused.Code);
-        Assert.Contains("streamOptimized", refused.Err, StringComparison.Ordinal);
+        Assert.Contains("monolithicSparse and streamOptimized", refused.Err, StringComparison.Ordinal);
     }
 
     [Theory]
