@@ -92,51 +92,16 @@ public sealed class VmdkTests
         {
             QemuImg.Img("create", "-f", "vmdk", img, "40M");
         }
-        byte[] before = FormatFixtures.ToRaw("vmdk", img, dir.Path);
-        var expected = new Dictionary<long, byte[]>();
-        var rng = new Random(maker.Length);
-        long size;
-        using (IDiskImage image = DiskImage.Open(img))
-        {
-            size = image.VirtualSize;
-            Assert.False(image.IsReadOnly);
-            foreach ((long off, int len) in new[] { (100L, 70_000), (5L << 20, 4096), ((33L << 20) + 7, 300_000), (size - 1000, 1000) })
+        byte[] expected = FormatFixtures.ToRaw("vmdk", img, dir.Path);
+        long size = expected.Length;
+        FormatFixtures.WriteAndVerify("vmdk", img, expected, [(100L, 70_000), (5L << 20, 4096), ((33L << 20) + 7, 300_000), (size - 1000, 1000)], maker.Length,
+            (image, content) =>
             {
-                byte[] data = new byte[len];
-                rng.NextBytes(data);
-                image.Write(off, data);
-                expected[off] = data;
-            }
-            image.WriteZeroes(200, 1000, Block.ZeroingMode.MayUnmap);
-            image.Flush();
-        }
-        (int code, string output, string err) = QemuImg.Run("qemu-img", "check", "-f", "vmdk", img);
-        Assert.True(code == 0, output + err);
-        using (IDiskImage image = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true }))
-        {
-            foreach ((long off, byte[] data) in expected)
-            {
-                byte[] back = new byte[data.Length];
-                image.Read(off, back);
-                if (off == 100)
-                {
-                    data.AsSpan(100, 1000).Clear();
-                }
-                Assert.Equal(data, back);
-                string file = dir.File($"piece-{off}.bin");
-                File.WriteAllBytes(file, data);
-                // qemu-io reads the same bytes at the same place.
-                (int rc, string o, string e) = QemuImg.Run("qemu-io", "-f", "vmdk", "-c", $"read -v {off} {data.Length}", img);
-                Assert.True(rc == 0 && !o.Contains("failed", StringComparison.Ordinal), o + e);
-            }
-            byte[] all = before;
-            foreach ((long off, byte[] data) in expected)
-            {
-                data.CopyTo(all, off);
-            }
-            TestData.AssertSame(all, FormatFixtures.ToRaw("vmdk", img, dir.Path), "qemu-img's view");
-            TestData.AssertSame(all, TestData.ReadAll(image), "our view");
-        }
+                Assert.False(image.IsReadOnly);
+                image.WriteZeroes(200, 1000, Block.ZeroingMode.MayUnmap);
+                content.AsSpan(200, 1000).Clear();
+            });
+        TestData.AssertSame(expected, FormatFixtures.ToRaw("vmdk", img, dir.Path), "qemu-img's view");
         FormatFixtures.Io("vmdk", img, "write -P 0x99 1M 64k");
         using (IDiskImage image = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true }))
         {
