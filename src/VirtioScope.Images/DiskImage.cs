@@ -136,7 +136,7 @@ public static class DiskImage
                 VpcImage.Create(path, options, size.Value);
                 return Open(path, new ImageOpenOptions { Format = ImageFormat.Vpc });
             case ImageFormat.Vmdk:
-                return VmdkStreamWriter.Create(path, options, size.Value);
+                return VmdkImage.Create(path, options, size.Value);
             case ImageFormat.Vhdx:
                 VhdxImage.Create(path, options, size.Value);
                 return Open(path, new ImageOpenOptions { Format = ImageFormat.Vhdx });

@@ -43,6 +43,14 @@ public sealed class FormatVerbTests
         return BinaryPrimitives.ReadInt64LittleEndian(b);
     }
 
+    /// <summary>Checks a copy of <paramref name="image"/> with <paramref name="bytes"/> written at <paramref name="offset"/>.</summary>
+    private static (int Code, string Out, string Err) CheckDamagedCopy(string image, string copy, long offset, ReadOnlySpan<byte> bytes, params string[] options)
+    {
+        File.Copy(image, copy);
+        Patch(copy, offset, bytes);
+        return Tools.Cli(["check", .. options, copy]);
+    }
+
     [Fact]
     public void Check_vhdx_matches_qemu_for_clean_and_truncated_images_and_finds_overlaps_and_bad_headers()
     {
@@ -62,20 +70,14 @@ public sealed class FormatVerbTests
         AssertSameCheck(truncated, 2);
 
         // Two blocks at one offset: qemu-img 7.2 does not look for this; we report it.
-        string overlap = dir.File("o.vhdx");
-        File.Copy(img, overlap);
         BinaryPrimitives.WriteInt64LittleEndian(e, entry0);
-        Patch(overlap, bat + 16, e);
-        var r = Tools.Cli("check", overlap);
+        var r = CheckDamagedCopy(img, dir.File("o.vhdx"), bat + 16, e);
         Assert.Equal(2, r.Code);
         Assert.Contains("BAT entry 2 (block at", r.Err, StringComparison.Ordinal);
         Assert.Contains("overlaps BAT entry 0", r.Err, StringComparison.Ordinal);
 
         // A damaged header copy: the image still opens from the other one, and check names it.
-        string header = dir.File("h.vhdx");
-        File.Copy(img, header);
-        Patch(header, (64 << 10) + 100, [0x78]);
-        r = Tools.Cli("check", header);
+        r = CheckDamagedCopy(img, dir.File("h.vhdx"), (64 << 10) + 100, [0x78]);
         Assert.Equal(2, r.Code);
         Assert.Contains("header 1 at offset 65536", r.Err, StringComparison.Ordinal);
     }
@@ -123,25 +125,16 @@ public sealed class FormatVerbTests
         Assert.Equal(0, Tools.Cli("check", img).Code);
         long length = new FileInfo(img).Length;
 
-        string footer = dir.File("f.vhd");
-        File.Copy(img, footer);
-        Patch(footer, length - 512 + 24, [0xEE]);
-        var r = Tools.Cli("check", footer);
+        var r = CheckDamagedCopy(img, dir.File("f.vhd"), length - 512 + 24, [0xEE]);
         Assert.Equal(2, r.Code);
         Assert.Contains("footer at the end", r.Err, StringComparison.Ordinal);
 
-        string header = dir.File("d.vhd");
-        File.Copy(img, header);
-        Patch(header, 512 + 40, [0xEE]);
-        r = Tools.Cli("check", header);
+        r = CheckDamagedCopy(img, dir.File("d.vhd"), 512 + 40, [0xEE]);
         Assert.Equal(2, r.Code);
         Assert.Contains("dynamic header checksum", r.Err, StringComparison.Ordinal);
-        Assert.Equal(1, Tools.Cli("info", header).Code);
+        Assert.Equal(1, Tools.Cli("info", dir.File("d.vhd")).Code);
 
-        string bat = dir.File("b.vhd");
-        File.Copy(img, bat);
-        Patch(bat, 1536 + 4, [0x7F, 0, 0, 0]);
-        r = Tools.Cli("check", "--output", "json", bat);
+        r = CheckDamagedCopy(img, dir.File("b.vhd"), 1536 + 4, [0x7F, 0, 0, 0], "--output", "json");
         Assert.Equal(2, r.Code);
         Assert.Equal("1", Fields(r.Out)["corruptions"]);
         Assert.False(Fields(r.Out).ContainsKey("image-end-offset"));
@@ -172,7 +165,7 @@ public sealed class FormatVerbTests
     }
 
     [Fact]
-    public void Convert_to_streamOptimized_vmdk_passes_qemu_check_and_compare()
+    public void Convert_to_vmdk_stream_and_sparse_passes_qemu_check_and_compare()
     {
         using var dir = new TempDir();
         string raw = dir.MakeRaw("src.raw", 6 << 20, 21);
@@ -183,9 +176,15 @@ public sealed class FormatVerbTests
         Tools.AssertOk(Tools.Cli("create", "-f", "vmdk", "-o", "subformat=streamOptimized", empty, "3M"));
         Tools.AssertOk(Tools.Run("qemu-img", "check", empty));
         Assert.Equal(3 << 20, long.Parse(Fields(Tools.Qemu("info", "--output", "json", empty))["virtual-size"], System.Globalization.CultureInfo.InvariantCulture));
-        var refused = Tools.Cli("convert", "-O", "vmdk", raw, dir.File("sparse.vmdk"));
+        // Without a subformat, as qemu-img: monolithicSparse.
+        string sparse = dir.File("sparse.vmdk");
+        Tools.AssertOk(Tools.Cli("convert", "-O", "vmdk", raw, sparse));
+        Tools.AssertCleanAndEqual(sparse, raw);
+        Assert.Equal("monolithicSparse", JsonDocument.Parse(Tools.Qemu("info", "--output", "json", sparse)).RootElement
+            .GetProperty("format-specific").GetProperty("data").GetProperty("create-type").GetString());
+        var refused = Tools.Cli("convert", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, dir.File("flat.vmdk"));
         Assert.Equal(1, refused.Code);
-        Assert.Contains("streamOptimized", refused.Err, StringComparison.Ordinal);
+        Assert.Contains("monolithicSparse and streamOptimized", refused.Err, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -22,6 +22,7 @@ public sealed class ReadOnlyMountTests : IDisposable
     [InlineData("vs-vpc")]
     [InlineData("vs-vhdx")]
     [InlineData("vs-vmdk-stream")]
+    [InlineData("vs-vmdk")]
     public void Disk_md5_equals_qemu_img_convert_to_raw(string kind)
     {
         string src = Images.PatternRaw(_s.File("src.raw"), 6 << 20, seed: kind.Length);
@@ -49,6 +50,7 @@ public sealed class ReadOnlyMountTests : IDisposable
             case "qemu-vmdk-stream": Shell.Ok("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, image); break;
             case "vs-vpc": AssertVs("convert", "-f", "raw", "-O", "vpc", "-o", "force_size=on", src, image); break;
             case "vs-vhdx": AssertVs("convert", "-f", "raw", "-O", "vhdx", src, image); break;
+            case "vs-vmdk": AssertVs("convert", "-f", "raw", "-O", "vmdk", src, image); break;
             case "vs-vmdk-stream": AssertVs("convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, image); break;
             default: throw new ArgumentException(kind);
         }

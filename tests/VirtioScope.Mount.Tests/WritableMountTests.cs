@@ -18,6 +18,7 @@ public sealed class WritableMountTests : IDisposable
     [InlineData("raw", "preallocation=off")]
     [InlineData("vhdx", "block_size=1M")]
     [InlineData("vpc", "force_size=on")]
+    [InlineData("vmdk", "subformat=monolithicSparse")]
     public void Rw_writes_with_dd_and_fio_reach_the_image(string format, string options)
     {
         string expected = Images.PatternRaw(_s.File("expected.raw"), 8 << 20, seed: 3);
@@ -42,7 +43,7 @@ public sealed class WritableMountTests : IDisposable
         Assert.Equal(Shell.Md5(expected), Shell.Md5(_s.In("disk")));
         _s.Unmount();
 
-        if (format is "qcow2" or "vhdx")
+        if (format is "qcow2" or "vhdx" or "vmdk")
         {
             Shell.Ok("qemu-img", "check", image);
             Assert.DoesNotContain("dirty", Shell.Ok("qemu-img", "info", image), StringComparison.Ordinal);

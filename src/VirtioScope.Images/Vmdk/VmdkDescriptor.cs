@@ -83,6 +83,38 @@ internal sealed class VmdkDescriptor
         return new VmdkDescriptor { CreateType = createType, ParentFileName = parent, Extents = extents, Cid = cid, ParentCid = parentCid };
     }
 
+    /// <summary>The embedded descriptor of a new single-extent image, as qemu-img writes one, padded to whole sectors.</summary>
+    public static byte[] Build(string createType, long sectors, string fileName, int descriptorSectors, string path)
+    {
+        long cylinders = Math.Min(sectors / (16 * 63), 16383);
+        string text = string.Join('\n',
+            "# Disk DescriptorFile",
+            "version=1",
+            $"CID={Random.Shared.Next():x8}",
+            "parentCID=ffffffff",
+            $"createType=\"{createType}\"",
+            "",
+            "# Extent description",
+            $"RW {sectors} SPARSE \"{fileName}\"",
+            "",
+            "# The Disk Data Base",
+            "#DDB",
+            "",
+            "ddb.virtualHWVersion = \"4\"",
+            $"ddb.geometry.cylinders = \"{cylinders}\"",
+            "ddb.geometry.heads = \"16\"",
+            "ddb.geometry.sectors = \"63\"",
+            "ddb.adapterType = \"ide\"",
+            "");
+        byte[] bytes = new byte[descriptorSectors * 512];
+        if (System.Text.Encoding.UTF8.GetByteCount(text) >= bytes.Length)
+        {
+            throw new ImageException(ImageErrorKind.InvalidOption, path, "file name", "too long for the embedded descriptor");
+        }
+        System.Text.Encoding.UTF8.GetBytes(text, bytes);
+        return bytes;
+    }
+
     private static string Value(string line)
     {
         int eq = line.IndexOf('=', StringComparison.Ordinal);

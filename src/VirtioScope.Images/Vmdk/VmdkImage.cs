@@ -5,9 +5,9 @@ using VirtioScope.Images.Raw;
 namespace VirtioScope.Images.Vmdk;
 
 /// <summary>
-/// A VMDK image, read-only: monolithicSparse (hosted sparse extent, header versions 1 to 3), streamOptimized
-/// (compressed grains with markers), and descriptor files naming FLAT, SPARSE and ZERO extents (monolithicFlat,
-/// twoGbMaxExtentSparse, twoGbMaxExtentFlat, vmfs).
+/// A VMDK image: monolithicSparse (hosted sparse extent, header versions 1 to 3, readable and writable),
+/// streamOptimized (compressed grains with markers), and descriptor files naming FLAT, SPARSE and ZERO extents
+/// (monolithicFlat, twoGbMaxExtentSparse, twoGbMaxExtentFlat, vmfs), the last two kinds read-only.
 /// </summary>
 public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
 {
@@ -46,7 +46,7 @@ public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
     public long VirtualSize { get; }
 
     /// <inheritdoc />
-    public bool IsReadOnly => true;
+    public bool IsReadOnly { get; private init; } = true;
 
     /// <inheritdoc />
     public IDiskImage? Backing => null;
@@ -131,14 +131,10 @@ public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
         return report;
     }
 
-    /// <summary>Opens a VMDK read-only (a sparse extent file or a descriptor file).</summary>
+    /// <summary>Opens a VMDK (a sparse extent file or a descriptor file); only a monolithicSparse file opens read-write.</summary>
     internal static VmdkImage Open(string path, bool readOnly)
     {
-        if (!readOnly)
-        {
-            throw new ImageException(ImageErrorKind.UnsupportedFeature, path, "format", "VMDK images can only be opened read-only");
-        }
-        SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        SafeFileHandle file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         var extents = new List<VmdkExtent>();
         try
         {
@@ -151,12 +147,20 @@ public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
                 extents.Add(sparse);
                 VmdkDescriptor? embedded = EmbeddedDescriptor(file, sparse.Header, length, path);
                 string createType = embedded?.CreateType ?? (sparse.Header.Compressed ? "streamOptimized" : "monolithicSparse");
+                if (!readOnly && !sparse.Writable)
+                {
+                    throw new ImageException(ImageErrorKind.UnsupportedFeature, path, "format", "a streamOptimized VMDK can only be opened read-only (it is written once, by convert)");
+                }
                 // The extent of a monolithic file has no type line of its own: qemu-img shows an empty format.
-                return new VmdkImage(path, [.. extents], [""], createType, embedded?.Cid ?? 0, embedded?.ParentCid ?? uint.MaxValue);
+                return new VmdkImage(path, [.. extents], [""], createType, embedded?.Cid ?? 0, embedded?.ParentCid ?? uint.MaxValue) { IsReadOnly = readOnly };
             }
             if (length > VmdkDescriptor.MaxBytes)
             {
                 throw new ImageException(ImageErrorKind.InvalidField, path, "descriptor", $"a {length}-byte descriptor file exceeds {VmdkDescriptor.MaxBytes} bytes");
+            }
+            if (!readOnly)
+            {
+                throw new ImageException(ImageErrorKind.UnsupportedFeature, path, "format", "only monolithicSparse VMDK images can be opened read-write");
             }
             byte[] text = new byte[length];
             HostFile.ReadFull(file, text, 0);
@@ -284,20 +288,61 @@ public sealed class VmdkImage : IDiskImage, IImageDetails, ICheckableImage
     }
 
     /// <inheritdoc />
-    public void Write(long offset, ReadOnlySpan<byte> source) => throw ReadOnlyError();
+    public void Write(long offset, ReadOnlySpan<byte> source)
+    {
+        CheckRange(offset, source.Length);
+        Writable().Write(offset, source);
+    }
 
     /// <inheritdoc />
     public void Flush()
     {
+        if (!IsReadOnly)
+        {
+            Writable().Flush();
+        }
     }
 
     /// <inheritdoc />
-    public void Discard(long offset, long length) => throw ReadOnlyError();
+    public void Discard(long offset, long length)
+    {
+        // A hosted sparse extent cannot give grains back; discard is a hint, so the data stays.
+        CheckRange(offset, length);
+        Writable();
+    }
 
     /// <inheritdoc />
-    public void WriteZeroes(long offset, long length, ZeroingMode mode) => throw ReadOnlyError();
+    public void WriteZeroes(long offset, long length, ZeroingMode mode)
+    {
+        CheckRange(offset, length);
+        Writable().WriteZeroes(offset, length, ZeroBuffer);
+    }
 
-    private ImageException ReadOnlyError() => new(ImageErrorKind.ReadOnly, FilePath, null, "VMDK images are opened read-only");
+    private static readonly byte[] ZeroBuffer = new byte[1 << 16];
+
+    /// <summary>The one extent of a read-write open (a monolithicSparse file).</summary>
+    private VmdkSparseExtent Writable() => IsReadOnly
+        ? throw new ImageException(ImageErrorKind.ReadOnly, FilePath, null, "image is opened read-only")
+        : (VmdkSparseExtent)_extents[0];
+
+    /// <summary>Creates a monolithicSparse (the default) or streamOptimized VMDK and returns it opened for writing.</summary>
+    internal static IDiskImage Create(string path, ImageCreateOptions options, long size)
+    {
+        switch (options.Subformat ?? "monolithicSparse")
+        {
+            case "monolithicSparse":
+                if (size <= 0)
+                {
+                    throw new ImageException(ImageErrorKind.InvalidOption, path, "size", "must be positive");
+                }
+                VmdkSparseExtent.CreateMonolithic(path, (size + 511) / 512);
+                return Open(path, readOnly: false);
+            case "streamOptimized":
+                return VmdkStreamWriter.Create(path, size);
+            default:
+                throw new ImageException(ImageErrorKind.InvalidOption, path, "subformat", $"writing VMDK supports subformat=monolithicSparse and streamOptimized, not '{options.Subformat}'");
+        }
+    }
 
     private void CheckRange(long offset, long length)
     {

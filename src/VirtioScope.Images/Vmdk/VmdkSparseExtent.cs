@@ -10,7 +10,7 @@ namespace VirtioScope.Images.Vmdk;
 /// tables of grain sector numbers. Grain tables are loaded on first use and checked entry by entry; compressed
 /// grains (streamOptimized) are inflated into one cached grain buffer.
 /// </summary>
-internal sealed class VmdkSparseExtent : VmdkExtent
+internal sealed partial class VmdkSparseExtent : VmdkExtent
 {
     /// <summary>A compressed grain's marker: 8-byte LBA, 4-byte compressed size, then the deflate (zlib) stream.</summary>
     private const int MarkerLbaOffset = 0;
@@ -21,7 +21,7 @@ internal sealed class VmdkSparseExtent : VmdkExtent
     private readonly VmdkSparseHeader _header;
     private readonly uint[] _gd;
     private readonly uint[]?[] _gts;
-    private readonly long _fileLength;
+    private long _fileLength;
     private readonly long _grainBytes;
     private readonly object _grainLock = new();
     private byte[]? _grain;

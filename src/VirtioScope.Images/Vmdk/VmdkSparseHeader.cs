@@ -124,6 +124,33 @@ internal sealed class VmdkSparseHeader
         return header;
     }
 
+    /// <summary>
+    /// A header for a new extent: 64 KiB grains, 512 entries per grain table, the descriptor at sector 1 for
+    /// <paramref name="descriptorSectors"/> sectors, and the newline test characters.
+    /// </summary>
+    public static byte[] Build(uint version, uint flags, long capacitySectors, long descriptorSectors, long rgdSector, ulong gdSector, long overheadSectors)
+    {
+        byte[] h = new byte[Size];
+        BinaryPrimitives.WriteUInt32LittleEndian(h, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(VersionOffset), version);
+        BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(FlagsOffset), flags | FlagValidNewlineTest);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(CapacityOffset), capacitySectors);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(GrainSizeOffset), 128);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(DescriptorOffsetOffset), 1);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(DescriptorSizeOffset), descriptorSectors);
+        BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(NumGtesPerGtOffset), MaxGtesPerGt);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(RgdOffsetOffset), rgdSector);
+        BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(GdOffsetOffset), gdSector);
+        BinaryPrimitives.WriteInt64LittleEndian(h.AsSpan(OverheadOffset), overheadSectors);
+        // The newline test characters: a file mangled by a text-mode transfer is detectable.
+        "\n \r\n"u8.CopyTo(h.AsSpan(UncleanShutdownOffset + 1));
+        if ((flags & FlagCompressed) != 0)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(h.AsSpan(CompressAlgorithmOffset), CompressionDeflate);
+        }
+        return h;
+    }
+
     /// <summary>Bytes one grain directory entry covers.</summary>
     public long GdEntryBytes => GtesPerGt * GrainSectors * 512;
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 using VirtioScope.Block;
 using VirtioScope.Images.Raw;
@@ -85,59 +84,16 @@ public sealed class VmdkStreamWriter : IDiskImage, IImageDetails
     public IReadOnlyList<KeyValuePair<string, object>> FormatSpecific => [new("create-type", "streamOptimized")];
 
     /// <summary>Creates the file with its header and descriptor; the rest is written as data arrives and at close.</summary>
-    internal static VmdkStreamWriter Create(string path, ImageCreateOptions options, long size)
+    internal static VmdkStreamWriter Create(string path, long size)
     {
-        string subformat = options.Subformat ?? "monolithicSparse";
-        if (subformat != "streamOptimized")
-        {
-            throw new ImageException(ImageErrorKind.InvalidOption, path, "subformat", $"writing VMDK supports subformat=streamOptimized only, not '{subformat}'");
-        }
         long sectors = (size + 511) / 512;
         if ((sectors + (long)GtesPerGt * GrainSectors - 1) / ((long)GtesPerGt * GrainSectors) * 4 > VmdkSparseHeader.MaxGdBytes || size <= 0)
         {
             throw new ImageException(ImageErrorKind.InvalidOption, path, "size", "must be positive and small enough for a VMDK grain directory");
         }
-        byte[] header = new byte[VmdkSparseHeader.Size];
-        BinaryPrimitives.WriteUInt32LittleEndian(header, VmdkSparseHeader.Magic);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(VmdkSparseHeader.VersionOffset), 3);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(VmdkSparseHeader.FlagsOffset),
-            VmdkSparseHeader.FlagValidNewlineTest | VmdkSparseHeader.FlagCompressed | VmdkSparseHeader.FlagMarkers);
-        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(VmdkSparseHeader.CapacityOffset), sectors);
-        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(VmdkSparseHeader.GrainSizeOffset), GrainSectors);
-        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(VmdkSparseHeader.DescriptorOffsetOffset), 1);
-        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(VmdkSparseHeader.DescriptorSizeOffset), DescriptorSectors);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(VmdkSparseHeader.NumGtesPerGtOffset), GtesPerGt);
-        BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(VmdkSparseHeader.GdOffsetOffset), VmdkSparseHeader.GdAtEnd);
-        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(VmdkSparseHeader.OverheadOffset), FirstGrainSector);
-        // The newline test characters: a file mangled by a text-mode transfer is detectable.
-        "\n \r\n"u8.CopyTo(header.AsSpan(VmdkSparseHeader.UncleanShutdownOffset + 1));
-        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(VmdkSparseHeader.CompressAlgorithmOffset), VmdkSparseHeader.CompressionDeflate);
-
-        long cylinders = Math.Min(sectors / (16 * 63), 16383);
-        string descriptor = string.Join('\n',
-            "# Disk DescriptorFile",
-            "version=1",
-            $"CID={Random.Shared.Next():x8}",
-            "parentCID=ffffffff",
-            "createType=\"streamOptimized\"",
-            "",
-            "# Extent description",
-            $"RW {sectors} SPARSE \"{Path.GetFileName(path)}\"",
-            "",
-            "# The Disk Data Base",
-            "#DDB",
-            "",
-            "ddb.virtualHWVersion = \"4\"",
-            $"ddb.geometry.cylinders = \"{cylinders}\"",
-            "ddb.geometry.heads = \"16\"",
-            "ddb.geometry.sectors = \"63\"",
-            "ddb.adapterType = \"ide\"",
-            "");
-        byte[] text = new byte[DescriptorSectors * 512];
-        if (Encoding.UTF8.GetBytes(descriptor, text) >= text.Length)
-        {
-            throw new ImageException(ImageErrorKind.InvalidOption, path, "file name", "too long for the embedded descriptor");
-        }
+        byte[] header = VmdkSparseHeader.Build(3, VmdkSparseHeader.FlagCompressed | VmdkSparseHeader.FlagMarkers, sectors, DescriptorSectors, 0,
+            VmdkSparseHeader.GdAtEnd, FirstGrainSector);
+        byte[] text = VmdkDescriptor.Build("streamOptimized", sectors, Path.GetFileName(path), DescriptorSectors, path);
         SafeFileHandle file = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
         try
         {

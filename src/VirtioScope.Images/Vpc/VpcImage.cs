@@ -103,7 +103,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                 throw new ImageException(ImageErrorKind.InvalidField, path, "footer", $"the {length}-byte file is too short for a VHD footer");
             }
             Span<byte> buf = stackalloc byte[VpcDynamicHeader.Size];
-            VpcFooter footer = ReadFooter(file, length, path, buf);
+            VpcFooter footer = ReadFooter(file, length, path, buf, forCheck);
             long virtualSize = footer.VirtualSize(path);
             if (footer.DiskType == VpcDiskType.Fixed)
             {
@@ -155,10 +155,10 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
     }
 
     /// <summary>
-    /// The footer: the copy at the start of a dynamic disk when it is valid, else the one at the end (a torn or
-    /// damaged copy at one place does not lose the image; check reports it).
+    /// The footer: the copy at the start of a dynamic disk, else the one at the end. A bad copy at the start is
+    /// refused as QEMU refuses it, except when opening for check, which then reads the end copy and reports the damage.
     /// </summary>
-    private static VpcFooter ReadFooter(SafeFileHandle file, long length, string path, Span<byte> buf)
+    private static VpcFooter ReadFooter(SafeFileHandle file, long length, string path, Span<byte> buf, bool forCheck)
     {
         HostFile.ReadFull(file, buf[..VpcFooter.Size], 0);
         if (buf.StartsWith(VpcFooter.Cookie))
@@ -167,7 +167,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
             {
                 return VpcFooter.Parse(buf[..VpcFooter.Size], path);
             }
-            catch (ImageException) when (length >= 2 * VpcFooter.Size)
+            catch (ImageException) when (forCheck && length >= 2 * VpcFooter.Size)
             {
                 // Fall back to the copy at the end; if that one is bad too, its error is reported.
             }

@@ -185,6 +185,30 @@ public sealed class DifferencingTests
     }
 
     [Fact]
+    public void A_vhdx_child_naming_itself_as_parent_is_refused_as_a_loop()
+    {
+        using var dir = new TempDir();
+        QemuImg.Img("create", "-f", "vhdx", dir.File("b.vhdx"), "4M");
+        string child = dir.File("c.vhdx");
+        DiskImage.Create(child, new ImageCreateOptions { Format = ImageFormat.Vhdx, BackingFile = "b.vhdx" }).Dispose();
+        // Same length, so the locator's offsets stay valid: every path in it now names the child itself.
+        byte[] bytes = File.ReadAllBytes(child);
+        byte[] from = System.Text.Encoding.Unicode.GetBytes("b.vhdx");
+        byte[] to = System.Text.Encoding.Unicode.GetBytes("c.vhdx");
+        int replaced = 0;
+        for (int i = bytes.AsSpan().IndexOf(from); i >= 0; i = bytes.AsSpan().IndexOf(from))
+        {
+            to.CopyTo(bytes, i);
+            replaced++;
+        }
+        Assert.True(replaced >= 2, "the locator should name the parent in relative_path and absolute_win32_path");
+        File.WriteAllBytes(child, bytes);
+        var e = Assert.Throws<ImageException>(() => DiskImage.Open(child, new ImageOpenOptions { ReadOnly = true }));
+        Assert.Equal(ImageErrorKind.BackingChain, e.Kind);
+        Assert.Contains("loop", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Differencing_images_refuse_a_parent_of_another_format_or_size()
     {
         using var dir = new TempDir();

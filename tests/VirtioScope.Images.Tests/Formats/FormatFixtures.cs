@@ -31,6 +31,35 @@ internal static class FormatFixtures
         return bytes;
     }
 
+    /// <summary>
+    /// Writes random bytes at each of <paramref name="writes"/> through the library (and what <paramref name="more"/>
+    /// does), flushes, and checks our read-back, <c>qemu-img check</c> (vpc has none: exit 63) and
+    /// <c>qemu-img compare</c> against <paramref name="expected"/>, which is updated with what was written.
+    /// </summary>
+    public static void WriteAndVerify(string format, string img, byte[] expected, (long Offset, int Length)[] writes, int seed, Action<IDiskImage, byte[]>? more = null)
+    {
+        var rng = new Random(seed);
+        using (IDiskImage image = DiskImage.Open(img, new ImageOpenOptions { Format = ImageFormatNames.Parse(format) }))
+        {
+            foreach ((long off, int len) in writes)
+            {
+                byte[] data = new byte[len];
+                rng.NextBytes(data);
+                image.Write(off, data);
+                data.CopyTo(expected, off);
+            }
+            more?.Invoke(image, expected);
+            image.Flush();
+            TestData.AssertSame(expected, TestData.ReadAll(image), "own read-back");
+        }
+        (int code, string output, string err) = QemuImg.Run("qemu-img", "check", "-f", format, img);
+        Assert.True(code == 0 || (format == "vpc" && code == 63), output + err);
+        string raw = img + ".expected.raw";
+        File.WriteAllBytes(raw, expected);
+        QemuImg.Img("compare", "-f", format, "-F", "raw", img, raw);
+        File.Delete(raw);
+    }
+
     /// <summary>The folder of third-party images: ../shared/third-party-images relative to the repository root.</summary>
     public static string ThirdPartyDir()
     {

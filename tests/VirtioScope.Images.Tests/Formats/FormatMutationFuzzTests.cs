@@ -30,6 +30,20 @@ public sealed class FormatMutationFuzzTests
         QemuImg.Img("create", "-f", "vhdx", "-o", "block_size=1M,log_size=1M", vhdx, "6M");
         FormatFixtures.Io("vhdx", vhdx, "write -P 1 0 20k", "write -P 2 3M 4k");
         seeds.Add((".vhdx", File.ReadAllBytes(vhdx)));
+        // Differencing children: their parent locators and sector bitmaps are parsed too (the parents stay intact).
+        string childVhdx = dir.File("c.vhdx");
+        using (IDiskImage child = DiskImage.Create(childVhdx, new ImageCreateOptions { Format = ImageFormat.Vhdx, BackingFile = "a.vhdx" }))
+        {
+            child.Write(1000, new byte[5000]);
+            child.Write(3 << 20, new byte[512]);
+        }
+        seeds.Add((".vhdx", File.ReadAllBytes(childVhdx)));
+        string childVhd = dir.File("c.vhd");
+        using (IDiskImage child = DiskImage.Create(childVhd, new ImageCreateOptions { Format = ImageFormat.Vpc, BackingFile = "a.vhd" }))
+        {
+            child.Write(1000, new byte[5000]);
+        }
+        seeds.Add((".vhd", File.ReadAllBytes(childVhd)));
         string raw = dir.File("s.raw");
         File.WriteAllBytes(raw, Enumerable.Range(0, 512 * 1024).Select(i => (byte)(i % 5 == 0 ? i : 'v')).ToArray());
         string sparse = dir.File("s.vmdk");

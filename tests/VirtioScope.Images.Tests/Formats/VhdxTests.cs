@@ -53,24 +53,7 @@ public sealed class VhdxTests
         FormatFixtures.Io("vhdx", img, "write -P 0x77 5M 4k");
         byte[] expected = new byte[12 << 20];
         expected.AsSpan(5 << 20, 4096).Fill(0x77);
-        var rng = new Random(9);
-        using (IDiskImage image = DiskImage.Open(img))
-        {
-            foreach ((long off, int len) in new[] { (0L, 4096), (1000L, 70000), (2L << 20, 3 << 20), (5L << 20, 512), ((12L << 20) - 700, 700) })
-            {
-                byte[] data = new byte[len];
-                rng.NextBytes(data);
-                image.Write(off, data);
-                data.CopyTo(expected, off);
-            }
-            image.Flush();
-            TestData.AssertSame(expected, TestData.ReadAll(image), "own read-back");
-        }
-        (int code, string output, string err) = QemuImg.Run("qemu-img", "check", "-f", "vhdx", img);
-        Assert.True(code == 0, output + err);
-        string raw = dir.File("expected.raw");
-        File.WriteAllBytes(raw, expected);
-        QemuImg.Img("compare", "-f", "vhdx", "-F", "raw", img, raw);
+        FormatFixtures.WriteAndVerify("vhdx", img, expected, [(0L, 4096), (1000L, 70000), (2L << 20, 3 << 20), (5L << 20, 512), ((12L << 20) - 700, 700)], 9);
 
         FormatFixtures.Io("vhdx", img, "write -P 0x99 7M 64k");
         expected.AsSpan(7 << 20, 65536).Fill(0x99);
@@ -98,19 +81,28 @@ public sealed class VhdxTests
         Assert.Equal(new byte[] { 1, 2, 3 }, b);
     }
 
+    /// <summary>
+    /// Creates an 8 MiB qemu-img VHDX and writes <paramref name="length"/> bytes of <paramref name="fill"/> at
+    /// <paramref name="offset"/>, stopping after the log entry is flushed and before the BAT is written: the log
+    /// needs replaying. Returns the bytes written.
+    /// </summary>
+    private static byte[] InterruptedWrite(string img, long offset, int length, byte fill)
+    {
+        QemuImg.Img("create", "-f", "vhdx", "-o", "block_size=1M", img, "8M");
+        byte[] pattern = new byte[length];
+        pattern.AsSpan().Fill(fill);
+        using var image = (VhdxImage)DiskImage.Open(img);
+        image.StopAfterLogWrite = true;
+        Assert.Throws<IOException>(() => image.Write(offset, pattern));
+        return pattern;
+    }
+
     [Fact]
     public void Pending_log_is_refused_read_only_and_replayed_read_write()
     {
         using var dir = new TempDir();
         string img = dir.File("log.vhdx");
-        QemuImg.Img("create", "-f", "vhdx", "-o", "block_size=1M", img, "8M");
-        byte[] pattern = new byte[4096];
-        pattern.AsSpan().Fill(0x5A);
-        using (var image = (VhdxImage)DiskImage.Open(img))
-        {
-            image.StopAfterLogWrite = true;
-            Assert.Throws<IOException>(() => image.Write(3 << 20, pattern));
-        }
+        byte[] pattern = InterruptedWrite(img, 3 << 20, 4096, 0x5A);
         // The data block and the log entry are on disk; the BAT still says "not present".
         using (var check = File.OpenHandle(img))
         {
@@ -139,14 +131,7 @@ public sealed class VhdxTests
     {
         using var dir = new TempDir();
         string img = dir.File("chk.vhdx");
-        QemuImg.Img("create", "-f", "vhdx", "-o", "block_size=1M", img, "8M");
-        byte[] pattern = new byte[4096];
-        pattern.AsSpan().Fill(0x6B);
-        using (var image = (VhdxImage)DiskImage.Open(img))
-        {
-            image.StopAfterLogWrite = true;
-            Assert.Throws<IOException>(() => image.Write(1 << 20, pattern));
-        }
+        byte[] pattern = InterruptedWrite(img, 1 << 20, 4096, 0x6B);
         // qemu-img check cannot open it read-only either (exit 1).
         Assert.Equal(1, QemuImg.Run("qemu-img", "check", "-f", "vhdx", img).Code);
         using (IDiskImage image = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true, ForCheck = true, OpenBacking = false }))
@@ -172,14 +157,7 @@ public sealed class VhdxTests
     {
         using var dir = new TempDir();
         string img = dir.File("qlog.vhdx");
-        QemuImg.Img("create", "-f", "vhdx", "-o", "block_size=1M", img, "8M");
-        byte[] pattern = new byte[8192];
-        pattern.AsSpan().Fill(0xC3);
-        using (var image = (VhdxImage)DiskImage.Open(img))
-        {
-            image.StopAfterLogWrite = true;
-            Assert.Throws<IOException>(() => image.Write(6 << 20, pattern));
-        }
+        byte[] pattern = InterruptedWrite(img, 6 << 20, 8192, 0xC3);
         // qemu-io opens read-write and replays the log itself.
         FormatFixtures.Io("vhdx", img, "read -P 0xc3 6M 8k");
         using IDiskImage again = DiskImage.Open(img, new ImageOpenOptions { ReadOnly = true });
