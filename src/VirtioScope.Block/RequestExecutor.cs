@@ -27,6 +27,9 @@ internal sealed class RequestExecutor
     /// <summary>Whether every completed write must be flushed to the backend before it is reported.</summary>
     public bool WriteThrough { get; set; }
 
+    /// <summary>Sees requests parsed and completed (the device's <see cref="BlockDevice.RequestObserver"/>).</summary>
+    public IBlockRequestObserver? Observer { get; set; }
+
     public BlkStatus Execute(GuestMemory memory, BlkRequest r, int queue, EventHub events, out uint written)
     {
         written = 0;
@@ -119,6 +122,7 @@ internal sealed class RequestExecutor
         RequestRejection rejection = _parser.ParseRanges(memory, r, _ranges, out int count);
         if (rejection != RequestRejection.None)
         {
+            Observer?.RequestParsed(queue, 0, r.Type, r.Sector, (uint)r.DataBytes, r.SegmentCount, rejection);
             if (events.Enabled)
             {
                 events.Publish(new RequestParsedEvent(queue, 0, r.Type.ToString(), r.Sector, (uint)r.DataBytes, r.SegmentCount, rejection.ToString()));

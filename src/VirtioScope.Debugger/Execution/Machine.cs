@@ -72,7 +72,7 @@ internal sealed partial class Machine : IDisposable
             Transport = new MmioTransport(Device, Memory.CreateView(),
                 setup?.Transport ?? new MmioTransportOptions { Version = options.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
             // The recorder subscribes first, so what it records is complete whenever the machine parks at an event.
-            IMmioDevice window = _recording?.Attach(Transport, deviceOptions, Memory, () => _interrupt?.Invoke()) ?? Transport;
+            IMmioDevice window = _recording?.Attach(Transport, Device, deviceOptions, Memory, () => _interrupt?.Invoke()) ?? Transport;
             if (_recording is null)
             {
                 Transport.InterruptRaised = () => _interrupt?.Invoke();
