@@ -5,6 +5,7 @@ using VirtioScope.Cli.Run;
 using VirtioScope.Debugger;
 using VirtioScope.Debugger.Sources;
 using VirtioScope.Tracing.Format;
+using VirtioScope.Tracing.Replay;
 using VirtioScope.Guest.Workloads;
 using VirtioScope.Images;
 using VirtioScope.Tui;
@@ -154,6 +155,16 @@ internal static class DebugCommand
             throw new ArgumentException("give either IMAGE or --memory, not both");
         }
         string? path = image;
+        if (path is null && memoryBytes is null && h.Backend.Kind == "image" && RecordedContentBackend.Holds(h))
+        {
+            // A --full recording holds the original content of what it read: serve that (the image may have changed since).
+            RecordedContentBackend content = RecordedContentBackend.From(reader);
+            return TraceGuestSource.OptionsFor(h, null) with
+            {
+                BaseBackend = () => content,
+                BaseDescription = $"the recording's copy of {h.Backend.Path ?? "the image"}'s original content",
+            };
+        }
         if (path is null && memoryBytes is null && h.Backend.Kind == "image")
         {
             path = h.Backend.Path is { } recorded && File.Exists(recorded) ? recorded

@@ -428,6 +428,11 @@ internal sealed partial class Machine : IDisposable
 
     private static (IBlockBackend Backend, IDiskImage? Image, OverlayBackend? Overlay) OpenBackend(SessionOptions o)
     {
+        if (o.BaseBackend is { } content)
+        {
+            var protectedContent = new OverlayBackend(content(), o.ReadOnly);
+            return (protectedContent, null, protectedContent);
+        }
         if (o.ImagePath is null)
         {
             return (new MemoryBackend(o.MemoryBytes, o.ReadOnly), null, null);
