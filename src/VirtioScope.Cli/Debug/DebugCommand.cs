@@ -31,7 +31,7 @@ internal static class DebugCommand
         output.AcceptOnlyFromAmong("text", "json");
         var log = new Option<string?>("--log") { Description = "Write a compact JSON (CLEF) log of the device's events to this file" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log more" };
-        var trace = new Option<string?>("--trace") { Description = "Step through a recorded trace (.vstrace) instead of the live guest; IMAGE or --memory is the backend to replay against (default: a zeroed memory disk or the recorded image)" };
+        var trace = new Option<string?>("--trace") { Description = "Step through a recorded trace (.vstrace) instead of the live guest; IMAGE or --memory is the backend to replay against (default: a zeroed memory disk, the recording's copy of the original content for --full image recordings, or the recorded image)" };
         var record = new Option<string?>("--record") { Description = "Record the session to this trace file (.vstrace, as run --record); rewritten when the session steps back" };
         var full = new Option<bool>("--full") { Description = "With --record: keep the bytes the device writes to guest memory, not only their hashes" };
 
