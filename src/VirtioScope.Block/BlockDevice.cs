@@ -171,6 +171,7 @@ public sealed class BlockDevice : IVirtioDevice
             events.Publish(new ChainPoppedEvent(index, chain.Id, chain.RingSlots, chain.Descriptors.ToArray(), chain.Error));
         }
         _parser.Parse(memory, chain, request);
+        _executor.Observer?.RequestParsed(index, chain.Id, request.Type, request.Sector, (uint)request.DataBytes, request.SegmentCount, request.Rejection);
         if (events.Enabled)
         {
             events.Publish(new RequestParsedEvent(index, chain.Id, request.Type.ToString(), request.Sector, (uint)request.DataBytes,
@@ -204,10 +205,18 @@ public sealed class BlockDevice : IVirtioDevice
         }
         Statistics.Queue(index).Requests++;
         queue.AddUsed(memory, chain, used);
+        _executor.Observer?.RequestCompleted(index, chain.Id, (byte)status, used);
         if (events.Enabled)
         {
             events.Publish(new CompletionEvent(index, chain.Id, (byte)status, used));
         }
+    }
+
+    /// <summary>Sees every request parsed and completed (a recorder), or null.</summary>
+    public IBlockRequestObserver? RequestObserver
+    {
+        get => _executor.Observer;
+        set => _executor.Observer = value;
     }
 
     /// <summary>Guest memory used by the active device, if any (for tools).</summary>

@@ -25,6 +25,9 @@ internal sealed class RequestExecutor
     /// <summary>Whether every completed write must be flushed to the backend before it is reported.</summary>
     public bool WriteThrough { get; set; }
 
+    /// <summary>Sees requests parsed and completed (the device's <see cref="BlockDevice.RequestObserver"/>).</summary>
+    public IBlockRequestObserver? Observer { get; set; }
+
     public BlkStatus Execute(GuestMemory memory, BlkRequest r, int queue, EventHub events, out uint written)
     {
         written = 0;
@@ -150,6 +153,7 @@ internal sealed class RequestExecutor
         RequestRejection rejection = _parser.ParseRanges(memory, r, r.Ranges, out int count);
         if (rejection != RequestRejection.None)
         {
+            Observer?.RequestParsed(queue, 0, r.Type, r.Sector, (uint)r.DataBytes, r.SegmentCount, rejection);
             if (events.Enabled)
             {
                 events.Publish(new RequestParsedEvent(queue, 0, r.Type.ToString(), r.Sector, (uint)r.DataBytes, r.SegmentCount, rejection.ToString()));

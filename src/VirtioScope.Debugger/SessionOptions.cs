@@ -1,3 +1,5 @@
+using VirtioScope.Block;
+
 namespace VirtioScope.Debugger;
 
 /// <summary>Everything a debug session was asked for: the medium, the device and the workload (the options of <c>run</c>).</summary>
@@ -62,6 +64,15 @@ public sealed record SessionOptions
 
     /// <summary>The recording carries the bytes of the device's memory writes, not only their hashes.</summary>
     public bool RecordFullData { get; init; }
+
+    /// <summary>
+    /// Serves this backend's content instead of <see cref="ImagePath"/> or a memory disk (a recording's own copy of
+    /// its original content), behind the session's overlay; null otherwise. Called once per execution.
+    /// </summary>
+    public Func<IBlockBackend>? BaseBackend { get; init; }
+
+    /// <summary>What <see cref="BaseBackend"/> serves, for the info and backend views.</summary>
+    public string? BaseDescription { get; init; }
 
     /// <summary>What the recording a trace session replays was made of (its header's description); null for the live guest.</summary>
     public string? RecordedWorkload { get; init; }

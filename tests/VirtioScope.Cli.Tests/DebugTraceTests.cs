@@ -122,6 +122,30 @@ public sealed class DebugTraceTests : IDisposable
         Assert.Equal(content, File.ReadAllBytes(changed));
     }
 
+    [Fact]
+    public void A_full_recording_opens_against_its_own_copy_of_the_original_content()
+    {
+        string image = P("changing.raw");
+        byte[] content = new byte[2 << 20];
+        new Random(13).NextBytes(content);
+        File.WriteAllBytes(image, content);
+        string full = P("full.vstrace");
+        string hashes = P("hashes.vstrace");
+        string[] run = ["--workload", "randrw", "--requests", "200", "--queue-depth", "4"];
+        (int exit, string stdout, string stderr) = CliRunner.Run(["run", image, .. run, "--record", full, "--full"]);
+        Assert.True(exit == 0, stderr + stdout);
+        File.WriteAllBytes(image, content);
+        (exit, stdout, stderr) = CliRunner.Run(["run", image, .. run, "--record", hashes]);
+        Assert.True(exit == 0, stderr + stdout);
+        // Both runs wrote to the image: it no longer holds what they read first.
+        List<JsonElement> own = Batch("continue\ninfo\nbackend\n", "--trace", full);
+        Assert.Contains("identical to the recording so far", own[1].GetProperty("data").GetProperty("source").GetString(), StringComparison.Ordinal);
+        Assert.Contains("original content", own[1].GetProperty("data").GetProperty("medium").GetString(), StringComparison.Ordinal);
+        Assert.Equal("overlay (content protected)", own[2].GetProperty("data").GetProperty("writes").GetString());
+        List<JsonElement> changed = Batch("continue\ninfo\n", "--trace", hashes);
+        Assert.Contains("differs from the recording", changed[1].GetProperty("data").GetProperty("source").GetString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("split")]
     [InlineData("packed")]

@@ -5,6 +5,7 @@ using VirtioScope.Cli.Run;
 using VirtioScope.Debugger;
 using VirtioScope.Debugger.Sources;
 using VirtioScope.Tracing.Format;
+using VirtioScope.Tracing.Replay;
 using VirtioScope.Guest.Workloads;
 using VirtioScope.Images;
 using VirtioScope.Tui;
@@ -30,7 +31,7 @@ internal static class DebugCommand
         output.AcceptOnlyFromAmong("text", "json");
         var log = new Option<string?>("--log") { Description = "Write a compact JSON (CLEF) log of the device's events to this file" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log more" };
-        var trace = new Option<string?>("--trace") { Description = "Step through a recorded trace (.vstrace) instead of the live guest; IMAGE or --memory is the backend to replay against (default: a zeroed memory disk or the recorded image)" };
+        var trace = new Option<string?>("--trace") { Description = "Step through a recorded trace (.vstrace) instead of the live guest; IMAGE or --memory is the backend to replay against (default: a zeroed memory disk, the recording's copy of the original content for --full image recordings, or the recorded image)" };
         var record = new Option<string?>("--record") { Description = "Record the session to this trace file (.vstrace, as run --record); rewritten when the session steps back" };
         var full = new Option<bool>("--full") { Description = "With --record: keep the bytes the device writes to guest memory, not only their hashes" };
 
@@ -154,6 +155,16 @@ internal static class DebugCommand
             throw new ArgumentException("give either IMAGE or --memory, not both");
         }
         string? path = image;
+        if (path is null && memoryBytes is null && h.Backend.Kind == "image" && RecordedContentBackend.Holds(h))
+        {
+            // A --full recording holds the original content of what it read: serve that (the image may have changed since).
+            RecordedContentBackend content = RecordedContentBackend.From(reader);
+            return TraceGuestSource.OptionsFor(h, null) with
+            {
+                BaseBackend = () => content,
+                BaseDescription = $"the recording's copy of {h.Backend.Path ?? "the image"}'s original content",
+            };
+        }
         if (path is null && memoryBytes is null && h.Backend.Kind == "image")
         {
             path = h.Backend.Path is { } recorded && File.Exists(recorded) ? recorded

@@ -82,7 +82,7 @@ internal static class RunSession
         try
         {
             guestOptions.Validate();
-            using RunRecording? trace = s.Record is null ? null : RunRecording.Start(s.Record, s.RecordFull, s, deviceOptions, transport, memory, recordingBackend!);
+            using RunRecording? trace = s.Record is null ? null : RunRecording.Start(s.Record, s.RecordFull, s, device, deviceOptions, transport, memory, recordingBackend!);
             using var guest = new VirtioBlkGuest(trace?.Recorder ?? (IMmioDevice)transport, memory, guestOptions);
             transport.InterruptRaised = trace is null ? guest.OnInterrupt : trace.Recorder.InterruptHandler(guest.OnInterrupt);
             guest.Events = transport.Events;

@@ -23,7 +23,7 @@ internal sealed class RunRecording : IDisposable
     public TraceRecorder Recorder { get; }
 
     /// <summary>Starts writing <paramref name="path"/>; <paramref name="backend"/> is the recording wrapper the device uses.</summary>
-    public static RunRecording Start(string path, bool full, RunSettings s, BlockDeviceOptions device, MmioTransport transport,
+    public static RunRecording Start(string path, bool full, RunSettings s, BlockDevice blockDevice, BlockDeviceOptions device, MmioTransport transport,
         GuestMemory memory, RecordingBackend backend)
     {
         var info = new BackendInfo
@@ -38,7 +38,7 @@ internal sealed class RunRecording : IDisposable
             + (s.Packed ? " --packed" : "") + (s.Legacy ? " --legacy-mmio" : "");
         var writer = new TraceWriter(path, TraceHeaders.Describe(device, transport, memory, info, full, description));
         backend.Sink = writer;
-        return new RunRecording(writer, new TraceRecorder(writer, transport));
+        return new RunRecording(writer, new TraceRecorder(writer, transport, blockDevice));
     }
 
     private static string DetectFormat(string path)

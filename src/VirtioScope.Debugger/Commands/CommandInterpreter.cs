@@ -214,7 +214,7 @@ public sealed class CommandInterpreter(DebugSession session)
         return new InfoResult
         {
             Source = Session.SourceDescription,
-            Medium = o.ImagePath ?? string.Create(CultureInfo.InvariantCulture, $"memory disk of {o.MemoryBytes} bytes"),
+            Medium = o.BaseDescription ?? o.ImagePath ?? string.Create(CultureInfo.InvariantCulture, $"memory disk of {o.MemoryBytes} bytes"),
             Workload = o.RecordedWorkload is { } recorded ? $"as recorded: {recorded}" : string.Create(CultureInfo.InvariantCulture,
                 $"{o.Workload}, {o.Requests} requests, depth {o.QueueDepth}, block size {o.BlockSize}, seed {o.Seed}"),
             Transport = $"{(o.Legacy ? "legacy virtio-mmio v1" : "virtio-mmio v2")}, "

@@ -72,7 +72,7 @@ internal sealed partial class Machine : IDisposable
             Transport = new MmioTransport(Device, Memory.CreateView(),
                 setup?.Transport ?? new MmioTransportOptions { Version = options.Legacy ? MmioVersion.Legacy : MmioVersion.Modern });
             // The recorder subscribes first, so what it records is complete whenever the machine parks at an event.
-            IMmioDevice window = _recording?.Attach(Transport, deviceOptions, Memory, () => _interrupt?.Invoke()) ?? Transport;
+            IMmioDevice window = _recording?.Attach(Transport, Device, deviceOptions, Memory, () => _interrupt?.Invoke()) ?? Transport;
             if (_recording is null)
             {
                 Transport.InterruptRaised = () => _interrupt?.Invoke();
@@ -428,6 +428,11 @@ internal sealed partial class Machine : IDisposable
 
     private static (IBlockBackend Backend, IDiskImage? Image, OverlayBackend? Overlay) OpenBackend(SessionOptions o)
     {
+        if (o.BaseBackend is { } content)
+        {
+            var protectedContent = new OverlayBackend(content(), o.ReadOnly);
+            return (protectedContent, null, protectedContent);
+        }
         if (o.ImagePath is null)
         {
             return (new MemoryBackend(o.MemoryBytes, o.ReadOnly), null, null);

@@ -40,7 +40,7 @@ internal sealed class Recording : IDisposable
         options.RecordPath is null && setup?.Observer is null ? null : new Recording(options, setup, backend, image);
 
     /// <summary>Puts the recorder in front of <paramref name="transport"/>; returns what the gate drives instead of it.</summary>
-    public IMmioDevice Attach(MmioTransport transport, BlockDeviceOptions device, GuestMemory memory, Action interrupt)
+    public IMmioDevice Attach(MmioTransport transport, BlockDevice blockDevice, BlockDeviceOptions device, GuestMemory memory, Action interrupt)
     {
         ITraceSink? sink = _setup?.Observer;
         if (_options.RecordPath is { } path)
@@ -57,7 +57,7 @@ internal sealed class Recording : IDisposable
             sink = sink is null ? _writer : new TeeSink(_writer, sink);
         }
         Backend.Sink = sink;
-        _recorder = new TraceRecorder(sink!, transport) { Feeder = _setup?.Feeder };
+        _recorder = new TraceRecorder(sink!, transport, blockDevice) { Feeder = _setup?.Feeder };
         transport.InterruptRaised = _recorder.InterruptHandler(interrupt);
         return _recorder;
     }

@@ -58,10 +58,10 @@ internal static class ViewBuilder
         }
         return new BackendView
         {
-            Format = m.Image is null ? "memory" : m.Image.Format.ToString().ToLowerInvariant(),
+            Format = m.Options.BaseDescription is { } content ? content : m.Image is null ? "memory" : m.Image.Format.ToString().ToLowerInvariant(),
             Path = m.Image?.FilePath,
             VirtualSize = m.Backend.Size,
-            Writes = m.Image is null ? "memory (lost at exit)" : m.Overlay is null ? "image (--rw)" : "overlay (image protected)",
+            Writes = m.Options.BaseBackend is not null ? "overlay (content protected)" : m.Image is null ? "memory (lost at exit)" : m.Overlay is null ? "image (--rw)" : "overlay (image protected)",
             OverlayChunks = m.Overlay?.ChunkCount ?? 0,
             Request = request,
             Locations = locations,
@@ -79,7 +79,7 @@ internal static class ViewBuilder
             }
             if (m.Image is null)
             {
-                return (chunkEnd - offset, "memory");
+                return (chunkEnd - offset, m.Options.BaseDescription ?? "memory");
             }
             length = chunkEnd - offset;
         }

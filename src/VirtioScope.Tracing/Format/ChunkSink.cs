@@ -22,31 +22,22 @@ internal sealed class ChunkSink : IDisposable
     private readonly BlockingCollection<Work> _work = new(MaxQueued);
     private readonly ConcurrentBag<byte[]> _free = [];
     private readonly List<(long Offset, long FirstEvent)> _index = [];
-    private readonly Thread? _thread;
+    private readonly Thread _thread;
+    private byte[] _compressed = [];
     private long _position;
     private Exception? _failure;
 
     private readonly record struct Work(byte[] Buffer, int Length, int Count, long FirstEvent);
 
-    /// <summary>Writes chunks to <paramref name="stream"/> from <paramref name="position"/> on; <paramref name="background"/> false writes on the caller's thread.</summary>
-    public ChunkSink(Stream stream, long position, int compressionLevel, bool background)
+    /// <summary>Writes chunks to <paramref name="stream"/> from <paramref name="position"/> on.</summary>
+    public ChunkSink(Stream stream, long position, int compressionLevel)
     {
         _stream = stream;
         _position = position;
         _compressionLevel = compressionLevel;
-        if (background)
-        {
-            _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vstrace-writer" };
-            _thread.Start();
-        }
-        else
-        {
-            _inline = new Compressor(compressionLevel);
-        }
+        _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vstrace-writer" };
+        _thread.Start();
     }
-
-    private readonly Compressor? _inline;
-    private byte[] _compressed = [];
 
     /// <summary>Bytes in the file so far (chunks written; after <see cref="Drain"/>, all of them).</summary>
     public long Position => Volatile.Read(ref _position);
@@ -58,11 +49,6 @@ internal sealed class ChunkSink : IDisposable
     public byte[] Submit(byte[] buffer, int length, int count, long firstEvent)
     {
         ThrowIfFailed();
-        if (_thread is null)
-        {
-            Write(_inline!, new Work(buffer, length, count, firstEvent));
-            return buffer;
-        }
         _work.Add(new Work(buffer, length, count, firstEvent));
         return _free.TryTake(out byte[]? fresh) ? fresh : new byte[RecordEncoder.BufferSize];
     }
@@ -70,7 +56,7 @@ internal sealed class ChunkSink : IDisposable
     /// <summary>Waits until every queued chunk is in the file.</summary>
     public void Drain()
     {
-        if (_thread is not null && !_work.IsAddingCompleted)
+        if (!_work.IsAddingCompleted)
         {
             _work.CompleteAdding();
             _thread.Join();
@@ -141,8 +127,7 @@ internal sealed class ChunkSink : IDisposable
         {
             _work.CompleteAdding();
         }
-        _thread?.Join();
+        _thread.Join();
         _work.Dispose();
-        _inline?.Dispose();
     }
 }

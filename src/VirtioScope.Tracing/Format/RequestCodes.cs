@@ -14,6 +14,9 @@ public static class RequestCodes
     /// <summary>Code for a request type name as the device's event reports it.</summary>
     public static byte TypeCode(string name) => TypeCodes.GetValueOrDefault(name, UnknownType);
 
+    /// <summary>Code for a request type as the device parsed it (the same code <see cref="TypeCode(string)"/> gives its name).</summary>
+    public static byte TypeCode(BlkRequestType type) => Enum.IsDefined(type) ? (byte)type : UnknownType;
+
     /// <summary>Name of a request type code.</summary>
     public static string TypeName(byte code) => code == UnknownType ? "unknown" : ((BlkRequestType)code).ToString();
 

@@ -52,7 +52,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         _stream.Write(fixedHeader);
         _stream.Write(json);
         _stream.Flush();
-        _chunks = new ChunkSink(_stream, TraceLayout.FileHeaderSize + json.Length, compressionLevel, background: true);
+        _chunks = new ChunkSink(_stream, TraceLayout.FileHeaderSize + json.Length, compressionLevel);
     }
 
     /// <summary>The description written at the start.</summary>

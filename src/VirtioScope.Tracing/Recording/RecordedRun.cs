@@ -60,7 +60,7 @@ public static class RecordedRun
         using GuestMemory memory = GuestMemory.Create(GuestMemory.DefaultBase, options.MemorySize);
         var device = new BlockDevice(new RecordingBackend(backend, sink), options.Device);
         var transport = new MmioTransport(device, memory.CreateView(), new MmioTransportOptions { Version = options.Version });
-        using var recorder = new TraceRecorder(sink, transport);
+        using var recorder = new TraceRecorder(sink, transport, device);
         using var guest = new VirtioBlkGuest(recorder, memory, options.Guest);
         transport.InterruptRaised = recorder.InterruptHandler(guest.OnInterrupt);
         return WorkloadRunner.Run(guest, options.Workload);
@@ -81,7 +81,7 @@ public static class RecordedRun
             var transport = new MmioTransport(device, memory.CreateView(), new MmioTransportOptions { Version = options.Version });
             writer = new TraceWriter(output, TraceHeaders.Describe(options.Device, transport, memory, options.Backend, options.FullData, options.Workload.Name), options.ChunkTarget);
             recordingBackend.Sink = writer;
-            using var recorder = new TraceRecorder(writer, transport);
+            using var recorder = new TraceRecorder(writer, transport, device);
             using var guest = new VirtioBlkGuest(recorder, memory, options.Guest);
             transport.InterruptRaised = recorder.InterruptHandler(guest.OnInterrupt);
             return WorkloadRunner.Run(guest, options.Workload);

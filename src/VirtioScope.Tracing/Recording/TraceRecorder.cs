@@ -1,3 +1,4 @@
+using VirtioScope.Block;
 using System.Diagnostics;
 using VirtioScope.Memory;
 using VirtioScope.Tracing.Format;
@@ -20,19 +21,26 @@ namespace VirtioScope.Tracing.Recording;
 /// it returns; what the device does meanwhile is recorded as it happens, except its writes to guest memory, which are
 /// recorded (with a hash of the final bytes) when the access ends or just before an interrupt is raised.
 /// </remarks>
-public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IDisposable
+public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockRequestObserver, IDisposable
 {
     private readonly ITraceSink _sink;
     private readonly MmioTransport _transport;
     private readonly GuestMemory _deviceView;
     private readonly GuestMemory _plainView;
-    private readonly IDisposable _subscription;
+    private readonly IDisposable? _subscription;
+    private readonly BlockDevice? _device;
+    private bool _stopped;
     private readonly long _start = Stopwatch.GetTimestamp();
     private (ulong Address, int Length)[] _pending = new (ulong, int)[64];
     private int _pendingCount;
 
-    /// <summary>Starts recording the transport's device (its memory view gets this recorder as observer).</summary>
-    public TraceRecorder(ITraceSink sink, MmioTransport transport)
+    /// <summary>
+    /// Starts recording the transport's device (its memory view gets this recorder as observer). Given the
+    /// <paramref name="device"/> (a block device), requests and completions come through its allocation-free
+    /// <see cref="BlockDevice.RequestObserver"/> and only faults through the event hub; otherwise everything comes
+    /// through the event stream (which builds an object per event).
+    /// </summary>
+    public TraceRecorder(ITraceSink sink, MmioTransport transport, BlockDevice? device = null)
     {
         ArgumentNullException.ThrowIfNull(sink);
         ArgumentNullException.ThrowIfNull(transport);
@@ -41,8 +49,31 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IDisposab
         _deviceView = transport.Memory;
         _plainView = _deviceView.CreateView();
         _deviceView.Observer = this;
-        _subscription = transport.Events.Subscribe(OnEvent);
+        if (device is null)
+        {
+            _subscription = transport.Events.Subscribe(OnEvent);
+        }
+        else
+        {
+            _device = device;
+            device.RequestObserver = this;
+            transport.Events.SubscribeFaults(f =>
+            {
+                if (!_stopped)
+                {
+                    _sink.Fault(f.Message);
+                }
+            });
+        }
     }
+
+    /// <inheritdoc />
+    void IBlockRequestObserver.RequestParsed(int queue, ushort id, BlkRequestType type, ulong sector, uint dataBytes, int segments, RequestRejection rejection) =>
+        _sink.Request(queue, id, RequestCodes.TypeCode(type), sector, dataBytes, segments, (int)rejection, Elapsed());
+
+    /// <inheritdoc />
+    void IBlockRequestObserver.RequestCompleted(int queue, ushort id, byte status, uint usedLength) =>
+        _sink.Completion(queue, id, status, usedLength, Elapsed());
 
     /// <summary>
     /// Called with every span of guest memory the device is about to read, before it is recorded; a replayer uses it to
@@ -132,7 +163,12 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IDisposab
     {
         FlushDeviceWrites();
         _deviceView.Observer = null;
-        _subscription.Dispose();
+        _subscription?.Dispose();
+        if (_device is not null)
+        {
+            _device.RequestObserver = null;
+        }
+        _stopped = true;
     }
 }
 

@@ -56,7 +56,7 @@ public sealed class ReplaySession : IDisposable
             WindowSize = h.WindowSize,
             VendorId = h.VendorId,
         });
-        _recorder = new TraceRecorder(_sink, Transport) { Feeder = _sink.Feed };
+        _recorder = new TraceRecorder(_sink, Transport, Device as BlockDevice) { Feeder = _sink.Feed };
         Transport.InterruptRaised = _recorder.InterruptHandler(null);
     }
 

@@ -16,8 +16,8 @@ public sealed class DebuggerView : Window
     /// <summary>Refresh period while running: at most 30 refreshes a second.</summary>
     public static readonly TimeSpan RefreshPeriod = TimeSpan.FromMilliseconds(34);
 
-    /// <summary>While running, the panes are redrawn on every this many ticks (about 10 times a second).</summary>
-    public const int RunningRefreshEvery = 3;
+    /// <summary>While running, the view is refreshed on every this many ticks (about 4 times a second).</summary>
+    public const int RunningRefreshEvery = 8;
 
     private int _runningTicks;
 
@@ -121,13 +121,15 @@ public sealed class DebuggerView : Window
             Refresh();
             return;
         }
-        DeviceSnapshot s = _session.Snapshot();
-        // While the device runs, redrawing competes with it for the CPU: the panes a few times a second are enough to watch.
-        if (_runningTicks++ % RunningRefreshEvery == 0)
+        // While the device runs, every redraw (Terminal.Gui lays out and writes the screen) takes CPU from it: a few
+        // refreshes a second are enough to watch it go.
+        if (_runningTicks++ % RunningRefreshEvery != 0)
         {
-            RegistersPane.SetLines(PaneText.Registers(s));
-            QueuePane.SetLines(PaneText.Queue(s, _queue));
+            return;
         }
+        DeviceSnapshot s = _session.Snapshot();
+        RegistersPane.SetLines(PaneText.Registers(s));
+        QueuePane.SetLines(PaneText.Queue(s, _queue));
         SetStatus(Inv($"running  access {s.Position}  completions {s.Completions}  events {s.Events}   F6 pauses"), highlight: false);
     }
 
@@ -257,8 +259,10 @@ public sealed class DebuggerView : Window
             return;
         }
         _output = null;
-        _running = Task.Run(() => _session.Continue());
-        Tick();
+        _runningTicks = 0;
+        // A thread of its own: Continue blocks until the session stops, and a blocked pool thread slows Terminal.Gui's loop.
+        _running = Task.Factory.StartNew(() => _session.Continue(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        SetStatus("running   F6 pauses", highlight: false);
     }
 
     private void ShowBreakpoints()
