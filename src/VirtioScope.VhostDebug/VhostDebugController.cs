@@ -39,6 +39,7 @@ public sealed class VhostDebugController : IRequestGate, IDisposable
     private int _nextBreakpoint = 1;
     private long _taken;
     private long _completions;
+    private long _held;
 
     /// <summary>Attaches to <paramref name="backend"/>, starting paused unless <paramref name="initial"/> is Running.</summary>
     public VhostDebugController(VhostUserBlkBackend backend, VhostRunState initial = VhostRunState.Paused)
@@ -76,8 +77,21 @@ public sealed class VhostDebugController : IRequestGate, IDisposable
     /// <summary>Requests taken from the rings while attached.</summary>
     public long Taken => Interlocked.Read(ref _taken);
 
+    /// <summary>Times a queue worker asked to take a request and was held back.</summary>
+    public long Held => Interlocked.Read(ref _held);
+
     /// <inheritdoc />
     public bool MayTake(int queue, VirtQueue virtQueue, GuestMemory memory)
+    {
+        if (!Admit(virtQueue, memory))
+        {
+            Interlocked.Increment(ref _held);
+            return false;
+        }
+        return true;
+    }
+
+    private bool Admit(VirtQueue virtQueue, GuestMemory memory)
     {
         VhostRunState state = _state;
         if (state != VhostRunState.Stepping)
