@@ -28,6 +28,7 @@ public sealed class VhostCommandInterpreter(VhostDebugController controller, str
     public static IReadOnlyList<string> Help { get; } =
     [
         "wait-connect [SECONDS]   wait until a front-end has started a ring (default 30 s)",
+        "wait-disconnect [SECONDS] wait until the front-end has stopped every ring (guest shut down, QEMU gone)",
         "pause                    stop taking requests; the guest's requests wait in the ring",
         "continue [SECONDS]       take requests again; with breakpoints, wait (default 30 s) for one to hit",
         "step [SECONDS]           take exactly one request and pause after it completes",
@@ -69,6 +70,14 @@ public sealed class VhostCommandInterpreter(VhostDebugController controller, str
                 if (!controller.WaitConnected(t))
                 {
                     throw new CommandException($"no front-end started a ring within {t.TotalSeconds:0.#} s");
+                }
+                return (controller.Negotiation(), false);
+            case "wait-disconnect":
+                Max(args, 1, "wait-disconnect [SECONDS]");
+                TimeSpan d = Seconds(args, DefaultWait);
+                if (!controller.WaitDisconnected(d))
+                {
+                    throw new CommandException($"the front-end still has rings started after {d.TotalSeconds:0.#} s");
                 }
                 return (controller.Negotiation(), false);
             case "pause":

@@ -129,7 +129,7 @@ public sealed class VhostDebugController : IRequestGate, IDisposable
         lock (_sync)
         {
             _state = VhostRunState.Running;
-            _reason = "running";
+            _reason = "continued: requests are taken as the guest makes them";
             _stopBreakpoint = 0;
             _stopRequest = null;
             wait = _breakpoints.Count > 0;
@@ -202,6 +202,12 @@ public sealed class VhostDebugController : IRequestGate, IDisposable
     public bool WaitConnected(TimeSpan timeout)
     {
         return SpinWait.SpinUntil(() => _backend.StartedRings > 0, timeout);
+    }
+
+    /// <summary>Waits until no ring is started (the guest stopped its rings or the front-end went away), at most <paramref name="timeout"/>.</summary>
+    public bool WaitDisconnected(TimeSpan timeout)
+    {
+        return SpinWait.SpinUntil(() => _backend.StartedRings == 0, timeout);
     }
 
     /// <summary>Adds a breakpoint from the words after <c>break</c>.</summary>
