@@ -12,7 +12,7 @@ namespace VirtioScope.Cli.Tests;
 public sealed class DebugVhostGuestTests(VhostGuestFixture guest)
 {
     [Fact]
-    public void BatchStepsAndBreaksOnARealGuestsRequests()
+    public async Task BatchStepsAndBreaksOnARealGuestsRequests()
     {
         using var dir = new TempDir();
         string image = dir.File("disk.raw");
@@ -35,9 +35,10 @@ public sealed class DebugVhostGuestTests(VhostGuestFixture guest)
         Assert.True(SpinWait.SpinUntil(() => File.Exists(socket) || debug.HasExited, TimeSpan.FromSeconds(120)), "debug never listened");
         (int code, string o, string e) = Tools.Run("bash", [VhostGuestFixture.Script, "boot", guest.Dir, socket, console, "--timeout", "400"]);
         Assert.True(debug.WaitForExit(120_000), "debug did not end after its batch");
-        string output = stdout.Result;
-        Assert.True(code == 0, $"guest run failed ({code}): {o}{e}\n--- debug ---\n{output}{stderr.Result}\n--- console ---\n{File.ReadAllText(console)}");
-        Assert.True(debug.ExitCode == 0, $"debug exited {debug.ExitCode}: {output}{stderr.Result}");
+        string output = await stdout;
+        string errors = await stderr;
+        Assert.True(code == 0, $"guest run failed ({code}): {o}{e}\n--- debug ---\n{output}{errors}\n--- console ---\n{File.ReadAllText(console)}");
+        Assert.True(debug.ExitCode == 0, $"debug exited {debug.ExitCode}: {output}{errors}");
 
         List<JsonElement> results = [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)];
         Assert.Equal(10, results.Count);
