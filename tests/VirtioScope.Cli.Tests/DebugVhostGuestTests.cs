@@ -65,3 +65,33 @@ public sealed class DebugVhostGuestTests(VhostGuestFixture guest)
         Assert.Equal(guest.Pattern, after.AsSpan(1 << 20, guest.Pattern.Length).ToArray());
     }
 }
+
+/// <summary><c>debug --vhost-user-blk</c> usage errors: one clear line and exit 2, before anything listens.</summary>
+public sealed class DebugVhostUsageTests
+{
+    [Theory]
+    [InlineData("--record|t.vstrace|--batch|-", "--record cannot be combined with --vhost-user-blk")]
+    [InlineData("--rw|--batch|-", "--rw does not apply to --vhost-user-blk")]
+    [InlineData("", "has no TUI yet: give --batch FILE")]
+    [InlineData("--num-queues|0|--batch|-", "--num-queues 0 is outside 1..64")]
+    public void BadUsageExitsTwoWithOneLine(string extra, string message)
+    {
+        using var dir = new TempDir();
+        string image = dir.File("disk.raw");
+        File.WriteAllBytes(image, new byte[1 << 20]);
+        string socket = dir.File("vu.sock");
+        (int code, _, string err) = Tools.Cli(["debug", "--vhost-user-blk", socket, image, .. extra.Split('|', StringSplitOptions.RemoveEmptyEntries)]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+        Assert.False(File.Exists(socket), "the server listened despite the bad usage");
+    }
+
+    [Fact]
+    public void MissingImageIsNamed()
+    {
+        using var dir = new TempDir();
+        (int code, _, string err) = Tools.Cli("debug", "--vhost-user-blk", dir.File("vu.sock"), dir.File("nope.qcow2"), "--batch", "-");
+        Assert.Equal(2, code);
+        Assert.Contains("nope.qcow2: no such file", err, StringComparison.Ordinal);
+    }
+}

@@ -49,6 +49,17 @@ internal sealed class VhostDebugCommand
         {
             return Fail("debug --vhost-user-blk has no TUI yet: give --batch FILE (or - for stdin)");
         }
+        foreach (string unsupported in (string[])["--record", "--trace", "--memory"])
+        {
+            if (parse.GetValue<string?>(unsupported) is not null)
+            {
+                return Fail($"{unsupported} cannot be combined with --vhost-user-blk (a real guest is neither recorded nor replayed yet)");
+            }
+        }
+        if (parse.GetValue<bool>("--rw"))
+        {
+            return Fail("--rw does not apply to --vhost-user-blk: the guest's writes always reach the image, as with serve");
+        }
         if (queues is < 1 or > 64)
         {
             return Fail($"--num-queues {queues} is outside 1..64");
