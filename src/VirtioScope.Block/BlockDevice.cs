@@ -76,6 +76,9 @@ public sealed class BlockDevice : IVirtioDevice
     /// <summary>The configuration space as the driver sees it.</summary>
     public ReadOnlySpan<byte> ConfigBytes => _config.Bytes;
 
+    /// <summary>Asked before each request is taken (null: always take); set by a debugger attached to a live device.</summary>
+    public IRequestGate? Gate { get; set; }
+
     /// <summary>Whether completed writes are flushed before completion.</summary>
     public bool WriteThrough => _executor.WriteThrough;
 
@@ -144,8 +147,26 @@ public sealed class BlockDevice : IVirtioDevice
         do
         {
             queue.DisableNotification(memory);
-            while (queue.TryPop(memory, chain))
+            while (true)
             {
+                if (Gate is { } gate && !gate.MayTake(index, queue, memory))
+                {
+                    // Held: re-arm notifications so a request published from now on still wakes this queue, then look
+                    // once more, for a request published while they were off that the gate would now let through.
+                    if (!queue.EnableNotification(memory) || !gate.MayTake(index, queue, memory))
+                    {
+                        if (completed > 0)
+                        {
+                            ctx.SignalUsed(index);
+                        }
+                        return;
+                    }
+                    queue.DisableNotification(memory);
+                }
+                if (!queue.TryPop(memory, chain))
+                {
+                    break;
+                }
                 Complete(ctx, index, queue, chain, request);
                 completed++;
             }

@@ -11,6 +11,7 @@ internal sealed unsafe class QueueWorker : IDisposable
 {
     private readonly int _kickFd;
     private readonly int _stopFd;
+    private readonly int _wakeFd;
     private readonly Action _process;
     private readonly Action<string> _fail;
     private readonly Thread _thread;
@@ -26,6 +27,12 @@ internal sealed unsafe class QueueWorker : IDisposable
         {
             throw new IOException($"eventfd: {Libc.LastError()}");
         }
+        _wakeFd = Libc.EventFd(0, Libc.EfdCloexec | Libc.EfdNonblock);
+        if (_wakeFd < 0)
+        {
+            Libc.Close(_stopFd);
+            throw new IOException($"eventfd: {Libc.LastError()}");
+        }
         _thread = new Thread(Run) { IsBackground = true, Name = $"vhost-user queue {index}" };
         _thread.Start();
     }
@@ -33,12 +40,13 @@ internal sealed unsafe class QueueWorker : IDisposable
     private void Run()
     {
         _process();
-        Libc.PollFd* fds = stackalloc Libc.PollFd[2];
+        Libc.PollFd* fds = stackalloc Libc.PollFd[3];
         while (true)
         {
             fds[0] = new Libc.PollFd { Fd = _kickFd, Events = Libc.PollIn };
             fds[1] = new Libc.PollFd { Fd = _stopFd, Events = Libc.PollIn };
-            if (Libc.Poll(fds, 2, -1) < 0)
+            fds[2] = new Libc.PollFd { Fd = _wakeFd, Events = Libc.PollIn };
+            if (Libc.Poll(fds, 3, -1) < 0)
             {
                 if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Libc.Eintr)
                 {
@@ -56,13 +64,25 @@ internal sealed unsafe class QueueWorker : IDisposable
                 _fail("the kick eventfd failed");
                 return;
             }
-            if ((fds[0].Revents & Libc.PollIn) != 0)
+            bool kicked = (fds[0].Revents & Libc.PollIn) != 0;
+            bool woken = (fds[2].Revents & Libc.PollIn) != 0;
+            if (kicked)
             {
                 Libc.Drain(_kickFd);
+            }
+            if (woken)
+            {
+                Libc.Drain(_wakeFd);
+            }
+            if (kicked || woken)
+            {
                 _process();
             }
         }
     }
+
+    /// <summary>Makes the thread look at the ring again, as a kick does (a debugger's gate opened on requests already waiting).</summary>
+    public void Wake() => Libc.Signal(_wakeFd);
 
     /// <summary>Wakes the thread and waits until it has left the ring.</summary>
     public void Stop()
@@ -78,5 +98,6 @@ internal sealed unsafe class QueueWorker : IDisposable
             Stop();
         }
         Libc.Close(_stopFd);
+        Libc.Close(_wakeFd);
     }
 }

@@ -24,6 +24,15 @@ public sealed partial class VhostUserBlkBackend
     /// </summary>
     internal HandleResult Handle(ReceivedMessage m, Span<byte> reply)
     {
+        // Held so a debugger's look at the rings and memory (Inspect) never sees them half changed or unmapped.
+        lock (_stateLock)
+        {
+            return HandleLocked(m, reply);
+        }
+    }
+
+    private HandleResult HandleLocked(ReceivedMessage m, Span<byte> reply)
+    {
         ReadOnlySpan<byte> p = m.Body;
         return m.Header.Request switch
         {

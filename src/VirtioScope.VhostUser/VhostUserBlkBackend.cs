@@ -19,6 +19,7 @@ public sealed partial class VhostUserBlkBackend : IDeviceContext, IDisposable
     private readonly ILogger _logger;
     private readonly MemoryTable _memory = new();
     private readonly Vring[] _vrings;
+    private readonly Lock _stateLock = new();
     private ulong _features;
     private ulong _protocolFeatures;
     private bool _featuresSet;
@@ -98,6 +99,14 @@ public sealed partial class VhostUserBlkBackend : IDeviceContext, IDisposable
 
     /// <summary>Stops every ring and forgets the front-end: memory, features and ring state.</summary>
     public void Disconnect()
+    {
+        lock (_stateLock)
+        {
+            DisconnectLocked();
+        }
+    }
+
+    private void DisconnectLocked()
     {
         StopAll();
         for (int i = 0; i < _vrings.Length; i++)

@@ -40,9 +40,14 @@ internal static class DebugCommand
             image, rw, batch, output, log, verbose, trace, record, full,
         };
         shared.AddTo(command);
+        VhostDebugCommand vhost = VhostDebugCommand.AddTo(command);
         command.SetAction(parse =>
         {
             using Logger logger = Logging.Create(parse.GetValue(verbose) ? 2 : 0, parse.GetValue(log));
+            if (vhost.Requested(parse))
+            {
+                return vhost.Run(parse, parse.GetValue(image), parse.GetValue(batch), parse.GetValue(output) == "json", logger);
+            }
             SessionOptions options;
             TraceReader? reader = null;
             DebugSession session;
