@@ -64,7 +64,7 @@ internal sealed class BlkRequest
     public const int BounceBytes = 1 << 20;
 
     private byte[]? _bounce;
-    private int _bounceSkip;
+    private int _bounceAlignment;
 
     /// <summary>
     /// A 4 KiB-aligned scratch buffer of <see cref="BounceBytes"/> for coalescing segments, allocated on first use
@@ -79,10 +79,10 @@ internal sealed class BlkRequest
                 _bounce = GC.AllocateArray<byte>(BounceBytes + 4096, pinned: true);
                 unsafe
                 {
-                    _bounceSkip = (int)((4096 - (ulong)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _bounce[0]) % 4096) % 4096);
+                    _bounceAlignment = (int)((4096 - (ulong)System.Runtime.CompilerServices.Unsafe.AsPointer(ref _bounce[0]) % 4096) % 4096);
                 }
             }
-            return _bounce.AsSpan(_bounceSkip, BounceBytes);
+            return _bounce.AsSpan(_bounceAlignment, BounceBytes);
         }
     }
 

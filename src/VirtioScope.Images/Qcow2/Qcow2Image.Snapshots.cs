@@ -64,10 +64,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             int l1Clusters = (int)Math.Max(1, ((_l1.Length * 8L) + cs - 1) / cs);
             long l1Offset = AllocateMetadataLocked(l1Clusters);
             byte[] raw = new byte[(long)l1Clusters * cs];
-            for (int i = 0; i < _l1.Length; i++)
-            {
-                BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _l1[i]);
-            }
+            Qcow2Tables.Encode(_l1, raw);
             RandomAccess.Write(_file, raw, l1Offset);
             AdjustTreeLocked(_l1, +1);
             _refcounts!.WriteDirty();
@@ -205,10 +202,7 @@ public sealed partial class Qcow2Image : ISnapshotStore, IResizableImage
             Sync(_file);
         }
         byte[] raw = new byte[l1.Length * 8L];
-        for (int i = 0; i < l1.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), l1[i]);
-        }
+        Qcow2Tables.Encode(l1, raw);
         RandomAccess.Write(_file, raw, offset);
         Sync(_file);
         long oldOffset = _header.L1TableOffset;

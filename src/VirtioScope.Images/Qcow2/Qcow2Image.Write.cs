@@ -285,10 +285,7 @@ public sealed partial class Qcow2Image
                 foreach (long offset in _dirtyL2.Order())
                 {
                     ulong[] table = _l2Cache[offset];
-                    for (int i = 0; i < table.Length; i++)
-                    {
-                        BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), table[i]);
-                    }
+                    Qcow2Tables.Encode(table, raw);
                     RandomAccess.Write(_file, raw.AsSpan(0, _header.ClusterSize), offset);
                 }
             }
@@ -355,10 +352,7 @@ public sealed partial class Qcow2Image
     private void WriteL1Locked()
     {
         byte[] raw = new byte[_l1.Length * 8];
-        for (int i = 0; i < _l1.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _l1[i]);
-        }
+        Qcow2Tables.Encode(_l1, raw);
         RandomAccess.Write(_file, raw, _header.L1TableOffset);
     }
 

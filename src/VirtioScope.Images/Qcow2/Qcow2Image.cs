@@ -258,11 +258,9 @@ public sealed partial class Qcow2Image : IDiskImage, IImageDetails
                 }
                 freed.Add(data >> _geo.ClusterBits);
             }
+            Array.Fill(table, Qcow2Bitmaps.AllOnes);
             byte[] ones = new byte[table.Length * 8L];
-            for (int i = 0; i < table.Length; i++)
-            {
-                BinaryPrimitives.WriteUInt64BigEndian(ones.AsSpan(i * 8), Qcow2Bitmaps.AllOnes);
-            }
+            Qcow2Tables.Encode(table, ones);
             RandomAccess.Write(_file, ones, b.TableOffset);
         }
         if (freed.Count > 0)

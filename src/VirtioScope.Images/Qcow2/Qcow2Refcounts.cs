@@ -387,10 +387,7 @@ internal sealed class Qcow2Refcounts
         }
         _dirtyBlocks.Clear();
         byte[] raw = new byte[tableClusters << _clusterBits];
-        for (int i = 0; i < _table.Length; i++)
-        {
-            BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), _table[i]);
-        }
+        Qcow2Tables.Encode(_table, raw);
         RandomAccess.Write(_file, raw, tableStart << _clusterBits);
         Sync();
         _header.RefcountTableOffset = tableStart << _clusterBits;
