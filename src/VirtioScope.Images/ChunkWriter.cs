@@ -28,7 +28,7 @@ internal sealed class ChunkWriter
         _unit = (int)Math.Max(options.SparseSize, cluster);
         if (options.TargetBacking is not null)
         {
-            _compare = new byte[8 << 20];
+            _compare = new byte[ImageConverter.MaxChunkSize];
         }
     }
 

@@ -47,6 +47,9 @@ public static class ImageConverter
     // writer threads hand over less often (each handover costs a wake-up, which is slow on a loaded machine).
     private const int CompressedChunkSize = 2 << 20;
     private const int PlainChunkSize = 8 << 20;
+
+    /// <summary>The largest chunk the writer is handed (its -B compare buffer is this big).</summary>
+    internal const int MaxChunkSize = PlainChunkSize;
     private const long InFlightBytes = 128L << 20;
 
     /// <summary>Runs the conversion; <paramref name="progress"/> receives (bytes done, bytes total).</summary>
