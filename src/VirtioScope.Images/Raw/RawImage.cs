@@ -28,8 +28,14 @@ public sealed class RawImage : IDiskImage, IResizableImage, IImageDetails
     /// <summary>Creates (or truncates) a raw file of <paramref name="size"/> bytes with the given preallocation.</summary>
     public static RawImage Create(string path, long size, Preallocation preallocation, CacheMode cache = CacheMode.Writeback)
     {
-        var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite);
-        RandomAccess.SetLength(handle, size);
+        // Truncating sets ext4's replace-via-truncate flag (auto_da_alloc), which makes the *close* of that handle start
+        // write-back of everything written through it: about 0.45 s per GiB at the end of a convert. So the file is
+        // truncated and sized through a handle closed at once, as qemu-img does, and written through a fresh one.
+        using (SafeFileHandle created = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            RandomAccess.SetLength(created, size);
+        }
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
         var image = new RawImage(path, handle, readOnly: false) { _cache = cache };
         image.Preallocate(0, size, preallocation);
         return image;
