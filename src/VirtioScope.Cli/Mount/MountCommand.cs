@@ -82,7 +82,7 @@ internal static class MountCommand
         psi.FileName = host;
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
         {
-            psi.ArgumentList.Add(typeof(MountCommand).Assembly.Location);
+            psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]); // under `dotnet`, the entry dll
         }
         foreach (string a in request.ForegroundArguments())
         {
@@ -181,7 +181,7 @@ internal static class MountCommand
         psi.FileName = host;
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
         {
-            psi.ArgumentList.Add(typeof(MountCommand).Assembly.Location);
+            psi.ArgumentList.Add(Environment.GetCommandLineArgs()[0]); // under `dotnet`, the entry dll
         }
         psi.ArgumentList.Add("info");
         psi.ArgumentList.Add("--output");

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace VirtioScope.Debugger;
 
@@ -12,7 +13,10 @@ public static class BatchRunner
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         // Output goes to terminals and files, not into HTML: keep '>' and friends readable.
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = BatchJsonContext.Default,
     };
+
+    private static readonly JsonTypeInfo<CommandResult> ResultInfo = (JsonTypeInfo<CommandResult>)Json.GetTypeInfo(typeof(CommandResult));
 
     /// <summary>Runs every command of <paramref name="input"/> (blank lines and # comments skipped); returns how many failed.</summary>
     public static int Run(CommandInterpreter interpreter, TextReader input, TextWriter output, bool json)
@@ -48,5 +52,5 @@ public static class BatchRunner
     }
 
     /// <summary>One result as a single-line JSON object.</summary>
-    public static string ToJson(CommandResult result) => JsonSerializer.Serialize(result, Json);
+    public static string ToJson(CommandResult result) => JsonSerializer.Serialize(result, ResultInfo);
 }
