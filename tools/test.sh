@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(qemu-utils dosfstools mtools fdisk tmux fuse3 gdisk fio e2fsprogs python3-libvhdi qemu-system-x86 linux-image-amd64 busybox-static cpio)
+packages=(qemu-utils clang zlib1g-dev dosfstools mtools fdisk tmux fuse3 gdisk fio e2fsprogs python3-libvhdi qemu-system-x86 linux-image-amd64 busybox-static cpio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
