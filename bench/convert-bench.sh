@@ -5,10 +5,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${1:-$(mktemp -d /tmp/vs-bench.XXXXXX)}
 mkdir -p "$work"
-# Published ReadyToRun, as the tool is installed: a JIT-only build spends ~0.1 s of each run compiling, which on the
-# sparse cases is most of qemu-img's whole run time.
-dotnet publish -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true "$here/../src/VirtioScope.Cli" -o "$work/bin" >"$work/build.log" || { cat "$work/build.log"; exit 1; }
-vs=("$work/bin/virtioscope")
+# Published native AOT, as the tool is installed (tools/publish.sh): a JIT build spends ~0.09 s of each run starting,
+# which on the sparse cases is most of qemu-img's whole run time.
+vs=("$(bash "$here/../tools/publish.sh" "$work/bin" 2>"$work/build.log")") || { cat "$work/build.log"; exit 1; }
+# shellcheck source=quiet-host.sh
+. "$here/quiet-host.sh"
+quiet_host
 
 python3 - "$work" <<'PY'
 import os, sys, random
@@ -50,24 +52,23 @@ measure() {
 }
 
 
-printf "%-34s %10s %10s %8s %12s\n" "case (best of 2)" "qemu-img s" "vscope s" "ratio" "vscope MiB"
-# Each case runs twice per tool in alternating order (qemu, ours, ours, qemu) and keeps each tool's best time, so
-# neither tool always inherits the other's dirty page cache; sync before every run.
-best() { python3 -c "import sys; print(min(float(a) for a in sys.argv[1:]))" "$@"; }
+printf "%-34s %10s %10s %8s %12s\n" "case (median)" "qemu-img s" "vscope s" "ratio" "vscope MiB"
+# Each case runs ROUNDS times per tool, alternating (qemu, ours, qemu, ours, ...), sync before every run, and keeps
+# each tool's median: single runs on a shared virtual machine vary too much to compare.
+median() { python3 -c "import sys, statistics; print(f'{statistics.median(float(a) for a in sys.argv[1:]):.3f}')" "$@"; }
 bench() {
-  local label=$1 qargs=$2 vargs=$3 q1 q2 v1 v2 m1 m2
-  rm -f "$work/out.q" "$work/out.v"; sync
-  read -r q1 _ <<<"$(measure qemu-img $qargs "$work/out.q")"
-  rm -f "$work/out.v"; sync
-  read -r v1 m1 <<<"$(measure "${vs[@]}" $vargs "$work/out.v")"
-  rm -f "$work/out.v"; sync
-  read -r v2 m2 <<<"$(measure "${vs[@]}" $vargs "$work/out.v")"
-  rm -f "$work/out.q"; sync
-  read -r q2 _ <<<"$(measure qemu-img $qargs "$work/out.q")"
-  local qs vsec ratio
-  qs=$(best "$q1" "$q2"); vsec=$(best "$v1" "$v2")
-  ratio=$(python3 -c "print(f'{$qs/$vsec:.2f}x')")
-  printf "%-34s %10s %10s %8s %12s\n" "$label" "$qs" "$vsec" "$ratio" "$(( (m1 > m2 ? m1 : m2) / 1024 ))"
+  local label=$1 qargs=$2 vargs=$3 rounds=${4:-5} q v m peak=0 qs=() vs_=()
+  for _ in $(seq "$rounds"); do
+    rm -f "$work/out.q"; sync
+    read -r q _ <<<"$(measure qemu-img $qargs "$work/out.q")"
+    rm -f "$work/out.v"; sync
+    read -r v m <<<"$(measure "${vs[@]}" $vargs "$work/out.v")"
+    qs+=("$q"); vs_+=("$v"); peak=$(( m > peak ? m : peak ))
+  done
+  local qm vm ratio
+  qm=$(median "${qs[@]}"); vm=$(median "${vs_[@]}")
+  ratio=$(python3 -c "print(f'{$qm/$vm:.2f}x')")
+  printf "%-34s %10s %10s %8s %12s\n" "$label" "$qm" "$vm" "$ratio" "$(( peak / 1024 ))"
   qemu-img compare -q "$work/out.q" "$work/out.v" || echo "  !! outputs differ for $label"
 }
 
@@ -83,8 +84,8 @@ qemu-img convert -O vhdx "$work/sparse25.raw" "$work/sparse25.vhdx"
 qemu-img convert -O vhdx "$work/dense.raw" "$work/dense.vhdx"
 bench "vhdx->raw 1G 25% data" "convert -O raw $work/sparse25.vhdx" "convert -O raw $work/sparse25.vhdx"
 bench "vhdx->raw 1G dense" "convert -O raw $work/dense.vhdx" "convert -O raw $work/dense.vhdx"
-bench "raw->qcow2 -c zlib 512M text" "convert -c -O qcow2 $work/text.raw" "convert -c -O qcow2 $work/text.raw"
-bench "raw->qcow2 -c zstd 512M text" "convert -c -O qcow2 -o compression_type=zstd $work/text.raw" "convert -c -O qcow2 -o compression_type=zstd $work/text.raw"
+bench "raw->qcow2 -c zlib 512M text" "convert -c -O qcow2 $work/text.raw" "convert -c -O qcow2 $work/text.raw" 3
+bench "raw->qcow2 -c zstd 512M text" "convert -c -O qcow2 -o compression_type=zstd $work/text.raw" "convert -c -O qcow2 -o compression_type=zstd $work/text.raw" 3
 
 # info and map of a 1 TiB sparse image read only metadata.
 rm -f "$work/tera.qcow2"
@@ -93,4 +94,4 @@ qemu-io -c "write -P 1 512G 64k" "$work/tera.qcow2" >/dev/null
 read -r is im <<<"$(measure "${vs[@]}" info "$work/tera.qcow2")"
 read -r ms mm <<<"$(measure "${vs[@]}" map --output json "$work/tera.qcow2")"
 echo "1 TiB sparse qcow2: info ${is}s (${im} KiB peak), map ${ms}s (${mm} KiB peak)"
-echo "cores: $(nproc); work dir: $work"
+echo "cores: $(nproc); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); work dir: $work"
