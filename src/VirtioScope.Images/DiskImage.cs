@@ -51,13 +51,13 @@ public static class DiskImage
             case ImageFormat.Vpc:
                 return VpcImage.Open(path, options.ReadOnly, options.ForCheck, options.OpenBacking
                     ? file => OpenChain(file, options with { Format = ImageFormat.Vpc, ReadOnly = true }, seen, depth + 1)
-                    : null);
+                    : null, options.Cache);
             case ImageFormat.Vmdk:
                 return VmdkImage.Open(path, options.ReadOnly);
             case ImageFormat.Vhdx:
                 return VhdxImage.Open(path, options.ReadOnly, options.ForCheck, options.OpenBacking
                     ? file => OpenChain(file, options with { Format = ImageFormat.Vhdx, ReadOnly = true }, seen, depth + 1)
-                    : null);
+                    : null, options.Cache);
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"{format.ToName()} images are recognised but not supported yet");
         }
@@ -104,7 +104,7 @@ public static class DiskImage
                 {
                     VpcImage.CreateDifferencing(path, options, (VpcImage)backing, options.BackingFile);
                 }
-                return Open(path, new ImageOpenOptions { Format = options.Format });
+                return Open(path, new ImageOpenOptions { Format = options.Format, Cache = options.Cache });
             }
         }
         if (size is null)
@@ -134,12 +134,12 @@ public static class DiskImage
                 return image;
             case ImageFormat.Vpc:
                 VpcImage.Create(path, options, size.Value);
-                return Open(path, new ImageOpenOptions { Format = ImageFormat.Vpc });
+                return Open(path, new ImageOpenOptions { Format = ImageFormat.Vpc, Cache = options.Cache });
             case ImageFormat.Vmdk:
                 return VmdkImage.Create(path, options, size.Value);
             case ImageFormat.Vhdx:
                 VhdxImage.Create(path, options, size.Value);
-                return Open(path, new ImageOpenOptions { Format = ImageFormat.Vhdx });
+                return Open(path, new ImageOpenOptions { Format = ImageFormat.Vhdx, Cache = options.Cache });
             default:
                 throw new ImageException(ImageErrorKind.UnsupportedFormat, path, "format", $"creating {options.Format.ToName()} images is not supported");
         }

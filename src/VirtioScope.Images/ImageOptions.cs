@@ -127,3 +127,16 @@ public sealed record ImageCreateOptions
     /// <summary>vpc: store the exact size (current_size) instead of rounding it to the CHS geometry.</summary>
     public bool ForceSize { get; init; }
 }
+
+/// <summary>The one place a format's writer asks whether a flush reaches the disk.</summary>
+internal static class CacheModeFlush
+{
+    /// <summary>Forces <paramref name="file"/>'s written data to stable storage, unless the cache mode skips flushes.</summary>
+    public static void Flush(this CacheMode mode, Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        if (mode == CacheMode.Writeback)
+        {
+            RandomAccess.FlushToDisk(file);
+        }
+    }
+}

@@ -166,7 +166,7 @@ public sealed partial class VhdxImage
         }
         RandomAccess.Write(file, bat, batOffset);
         RandomAccess.SetLength(file, end);
-        RandomAccess.FlushToDisk(file);
+        options.Cache.Flush(file);
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ public sealed partial class VhdxImage
                 {
                     if (!_writeGuidsUpdated)
                     {
-                        _header = WriteHeader(_file, _header, _header.LogGuid, Guid.NewGuid());
+                        _header = WriteHeader(_file, _header, _header.LogGuid, Guid.NewGuid(), _cache);
                         _writeGuidsUpdated = true;
                     }
                     e = _bat[index];
@@ -98,7 +98,7 @@ public sealed partial class VhdxImage
     {
         if (_header.LogGuid == Guid.Empty)
         {
-            _header = WriteHeader(_file, _header, Guid.NewGuid(), _header.DataWriteGuid);
+            _header = WriteHeader(_file, _header, Guid.NewGuid(), _header.DataWriteGuid, _cache);
             _logPosition = 0;
             _logSequence = 1;
         }
@@ -143,7 +143,7 @@ public sealed partial class VhdxImage
         }
         VhdxLogWriter.Build(entryBuffer, _header.LogGuid, _logSequence, _logPosition, _fileLength, data.AsSpan(0, count * VhdxLog.SectorSize), offsets);
         RandomAccess.Write(_file, entryBuffer, _header.LogOffset + _logPosition);
-        RandomAccess.FlushToDisk(_file);
+        _cache.Flush(_file);
         _logPosition += entryBuffer.Length;
         _logSequence++;
         if (StopAfterLogWrite)
@@ -171,11 +171,11 @@ public sealed partial class VhdxImage
         }
         lock (_lock)
         {
-            RandomAccess.FlushToDisk(_file);
+            _cache.Flush(_file);
             if (_header.LogGuid != Guid.Empty)
             {
                 // Every logged change is already in place: the log no longer needs replaying.
-                _header = WriteHeader(_file, _header, Guid.Empty, _header.DataWriteGuid);
+                _header = WriteHeader(_file, _header, Guid.Empty, _header.DataWriteGuid, _cache);
             }
         }
     }

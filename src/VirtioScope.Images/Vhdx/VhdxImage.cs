@@ -24,6 +24,9 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     private VhdxHeader _header;
     private long _fileLength;
 
+    // Unsafe (convert's default, as in qemu-img) skips every flush; the log still goes before the metadata it covers.
+    private CacheMode _cache;
+
     private VhdxImage(string path, SafeFileHandle file, VhdxHeader header, VhdxRegions regions, VhdxMetadata meta, ulong[] bat, long chunkRatio, long fileLength, bool readOnly,
         IDiskImage? parent, string? parentPath)
     {
@@ -101,7 +104,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     public int BlockState(long offset) => (int)(Volatile.Read(ref _bat[BatIndex(offset >> _blockShift)]) & BatStateMask);
 
     /// <summary>Opens a VHDX; read-write opens replay a pending log, read-only opens refuse one.</summary>
-    internal static VhdxImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent)
+    internal static VhdxImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent, CacheMode cache = CacheMode.Writeback)
     {
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         IDiskImage? parent = null;
@@ -130,7 +133,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
                 else
                 {
                     state.LogEntriesReplayed = VhdxLog.Replay(file, header, path);
-                    header = WriteHeader(file, header, logGuid: Guid.Empty, dataWriteGuid: header.DataWriteGuid);
+                    header = WriteHeader(file, header, logGuid: Guid.Empty, dataWriteGuid: header.DataWriteGuid, CacheMode.Writeback);
                     length = RandomAccess.GetLength(file);
                 }
             }
@@ -153,7 +156,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
                     CheckParent(parent, locator, meta, path, parentPath);
                 }
             }
-            return new VhdxImage(path, file, header, regions, meta, bat, chunkRatio, length, readOnly, parent, parentPath) { _openState = state };
+            return new VhdxImage(path, file, header, regions, meta, bat, chunkRatio, length, readOnly, parent, parentPath) { _openState = state, _cache = cache };
         }
         catch
         {
@@ -268,7 +271,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
     }
 
     /// <summary>Writes a new header into the slot that is not current, sequence number one higher, and flushes.</summary>
-    private static VhdxHeader WriteHeader(SafeFileHandle file, VhdxHeader current, Guid logGuid, Guid dataWriteGuid)
+    private static VhdxHeader WriteHeader(SafeFileHandle file, VhdxHeader current, Guid logGuid, Guid dataWriteGuid, CacheMode cache)
     {
         byte[] raw = (byte[])current.Raw.Clone();
         BinaryPrimitives.WriteUInt64LittleEndian(raw.AsSpan(HeaderSequenceOffset), current.Sequence + 1);
@@ -278,7 +281,7 @@ public sealed partial class VhdxImage : IDiskImage, IImageDetails
         Seal(raw, HeaderChecksumOffset);
         long position = current.Position == Header1Offset ? Header2Offset : Header1Offset;
         RandomAccess.Write(file, raw, position);
-        RandomAccess.FlushToDisk(file);
+        cache.Flush(file);
         return new VhdxHeader { Raw = raw, Position = position };
     }
 

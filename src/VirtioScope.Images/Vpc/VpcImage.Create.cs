@@ -78,11 +78,11 @@ public sealed partial class VpcImage
         {
             RandomAccess.SetLength(file, bytes + VpcFooter.Size);
             RandomAccess.Write(file, footer, bytes);
-            RandomAccess.FlushToDisk(file);
+            options.Cache.Flush(file);
             return;
         }
         WriteDynamic(file, footer, blockSize, (bytes + blockSize - 1) / blockSize, null);
-        RandomAccess.FlushToDisk(file);
+        options.Cache.Flush(file);
     }
 
     /// <summary>
@@ -132,7 +132,7 @@ public sealed partial class VpcImage
             unicodeName.CopyTo(header, VpcDynamicHeader.ParentNameOffset);
             return locators;
         });
-        RandomAccess.FlushToDisk(file);
+        options.Cache.Flush(file);
     }
 
     private static uint SecondsSince2000(DateTimeOffset t) =>

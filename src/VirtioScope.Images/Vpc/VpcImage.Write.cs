@@ -164,7 +164,7 @@ public sealed partial class VpcImage
     {
         if (!IsReadOnly)
         {
-            RandomAccess.FlushToDisk(_file);
+            _cache.Flush(_file);
         }
     }
 

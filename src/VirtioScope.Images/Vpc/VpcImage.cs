@@ -14,6 +14,9 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
     private const uint Unallocated = 0xFFFFFFFF;
     private readonly object _lock = new();
     private readonly SafeFileHandle _file;
+
+    // Unsafe (convert's default, as in qemu-img) skips flushes.
+    private CacheMode _cache;
     private readonly VpcFooter _footer;
     private readonly VpcDynamicHeader? _dyn;
     private readonly uint[] _bat;
@@ -91,7 +94,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
     internal Guid UniqueId => _footer.UniqueId;
 
     /// <summary>Opens a VHD; a differencing disk's parent is opened through <paramref name="openParent"/>.</summary>
-    internal static VpcImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent)
+    internal static VpcImage Open(string path, bool readOnly, bool forCheck, Func<string, IDiskImage>? openParent, CacheMode cache = CacheMode.Writeback)
     {
         SafeFileHandle file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.ReadWrite);
         IDiskImage? parent = null;
@@ -111,7 +114,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                 {
                     throw new ImageException(ImageErrorKind.InvalidField, path, "current size", $"{footer.CurrentSize} bytes of data do not fit the {length}-byte file");
                 }
-                return new VpcImage(path, file, footer, null, [], virtualSize, length, null, null, readOnly);
+                return new VpcImage(path, file, footer, null, [], virtualSize, length, null, null, readOnly) { _cache = cache };
             }
             ulong dataOffset = footer.DataOffset;
             if (dataOffset > (ulong)(length - VpcDynamicHeader.Size))
@@ -144,7 +147,7 @@ public sealed partial class VpcImage : IDiskImage, IImageDetails
                     }
                 }
             }
-            return new VpcImage(path, file, footer, dyn, bat, virtualSize, length, parent, parentPath, readOnly) { _openProblems = problems };
+            return new VpcImage(path, file, footer, dyn, bat, virtualSize, length, parent, parentPath, readOnly) { _openProblems = problems, _cache = cache };
         }
         catch
         {
