@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Globalization;
 using VirtioScope.Debugger;
 
@@ -171,6 +172,8 @@ public sealed class VhostCommandInterpreter(VhostDebugController controller, str
 /// <summary>Batch mode on a vhost-user device: one command per line, each result as text or one JSON object.</summary>
 public static class VhostBatchRunner
 {
+    private static readonly JsonSerializerOptions Json = BatchRunner.CreateJsonOptions(VhostJsonContext.Default);
+
     /// <summary>Runs every command of <paramref name="input"/> (blank lines and # comments skipped); returns how many failed.</summary>
     public static int Run(VhostCommandInterpreter interpreter, TextReader input, TextWriter output, bool json)
     {
@@ -187,7 +190,7 @@ public static class VhostBatchRunner
             }
             CommandResult result = interpreter.Execute(trimmed);
             failed += result.Ok ? 0 : 1;
-            output.Write(json ? BatchRunner.ToJson(result) + "\n" : $"({result.Command})\n{VhostTextFormatter.Format(result)}");
+            output.Write(json ? BatchRunner.ToJson(result, Json) + "\n" : $"({result.Command})\n{VhostTextFormatter.Format(result)}");
             output.Flush();
             if (result.Quit)
             {

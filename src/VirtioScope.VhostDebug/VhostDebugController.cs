@@ -253,7 +253,7 @@ public sealed class VhostDebugController : IRequestGate, IDisposable
     {
         lock (_sync)
         {
-            return [.. _requests.Skip(Math.Max(0, _requests.Count - count)).Select(r => r.ToView())];
+            return _requests.Skip(Math.Max(0, _requests.Count - count)).Select(r => r.ToView()).ToList(); // a List: batch JSON has its contract
         }
     }
 

@@ -37,6 +37,22 @@ public class BatchTests
     }
 
     [Fact]
+    public void Every_commands_data_has_a_json_contract()
+    {
+        // Data is serialized through compile-time contracts (the tool is native AOT): a command whose data type has
+        // none fails here with NotSupportedException instead of in a user's batch.
+        (int failed, string output) = Batch("next 2\ncompose write 64 8 0x5a\nback 3\nback request\nbreak type out\ndelete all\nhelp\ncontinue\n", json: true);
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(8, lines.Length);
+        Assert.Equal(0, failed);
+        JsonElement[] docs = lines.Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
+        Assert.Equal(64UL, docs[1].GetProperty("data").GetProperty("sector").GetUInt64());
+        Assert.Equal(0, docs[5].GetProperty("data").GetArrayLength());
+        Assert.True(docs[6].GetProperty("data").GetArrayLength() > 10);
+        Assert.All(docs, d => Assert.NotEqual(JsonValueKind.Undefined, d.GetProperty("data").ValueKind));
+    }
+
+    [Fact]
     public void Text_mode_echoes_each_command_and_its_result()
     {
         (int failed, string output) = Batch("step\nregs\nbreak sector 9-1\nquit\nstep\n", json: false);

@@ -80,6 +80,25 @@ public sealed class BatchTests
     }
 
     [Fact]
+    public void EveryCommandsDataHasAJsonContract()
+    {
+        // Result data is serialized through compile-time contracts (the tool is native AOT): a command whose data
+        // type has none fails here with NotSupportedException instead of in a user's batch.
+        using var rig = new DebugRig();
+        rig.Submit((BlkRequestType.Out, 8), (BlkRequestType.In, 100));
+        rig.WaitHeld(0);
+        string script = "wait-connect 20\nstep 20\nrequests 5\nrequest\nevents 5\ninfo\nhelp\nbreak type=write\nbreakpoints\nbreak\npause\nvhost\nqueue 0\n";
+        List<JsonElement> results = RunJson(rig, script, out int failed);
+        Assert.Equal(0, failed);
+        Assert.Equal(13, results.Count);
+        Assert.All(results, r => Assert.NotEqual(JsonValueKind.Null, r.GetProperty("data").ValueKind));
+        Assert.Equal(1, results[2].GetProperty("data").GetArrayLength());
+        Assert.Equal("paused", results[5].GetProperty("data").GetProperty("state").GetString());
+        Assert.True(results[6].GetProperty("data").GetArrayLength() > 10);
+        Assert.Equal(1, results[8].GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
     public void BatchTextShowsTheSteppedRequestAndTheRing()
     {
         using var rig = new DebugRig();
