@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Device throughput with the debugger's TUI attached (issue 7 target: at least half of `run`'s on the same
-# workload). The TUI runs in a detached tmux terminal: it starts paused, F5 continues, and after a second of warm-up
+# workload). The TUI runs in a detached tmux terminal: it starts paused (after bus discovery), F5 continues, and after a second of warm-up
 # the script reads the status line's completed-request count twice, SECONDS apart (two capture-pane calls, so the
 # measuring costs next to nothing); the rate between them is compared with `run`'s throughput on the same workload
 # (4 KiB random reads, QD64, 64 MiB memory disk), best of ROUNDS each.
@@ -21,7 +21,7 @@ completed() { tmux -L "$sock" capture-pane -p -t b | grep -o 'completions [0-9]*
 
 tui_once() {
   tmux -L "$sock" new-session -d -s b -x 160 -y 50 "$vs debug ${workload[*]}"
-  until tmux -L "$sock" capture-pane -p -t b | grep -q "paused before access 1"; do sleep 0.05; done
+  until tmux -L "$sock" capture-pane -p -t b | grep -q "paused before access"; do sleep 0.05; done
   sleep 0.5
   # A key sent before the TUI reads its input is lost: send F5 until the status line says it runs.
   until tmux -L "$sock" capture-pane -p -t b | grep -q "^running"; do tmux -L "$sock" send-keys -t b F5; sleep 0.3; done
