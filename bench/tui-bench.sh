@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Device throughput with the debugger's TUI attached (issue 7 target: at least half of `run`'s on the same
-# workload). The TUI runs in a detached tmux terminal: it starts paused, F5 continues, and after a second of warm-up
+# workload). The TUI runs in a detached tmux terminal: it starts paused (after bus discovery), F5 continues, and after a second of warm-up
 # the script reads the status line's completed-request count twice, SECONDS apart (two capture-pane calls, so the
 # measuring costs next to nothing); the rate between them is compared with `run`'s throughput on the same workload
 # (4 KiB random reads, QD64, 64 MiB memory disk), best of ROUNDS each.
-# Usage: bash bench/tui-bench.sh [SECONDS] [ROUNDS]
+# WARMUP (default 1) is how long after F5 the first reading is taken: the first seconds of a continue run partly on
+# tier-0 JIT code (about 4 s here under load), so a longer WARMUP shows the steady state.
+# Usage: bash bench/tui-bench.sh [SECONDS] [ROUNDS] [WARMUP]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-3}
 rounds=${2:-3}
+warmup=${3:-1}
 requests=50000000
 command -v tmux >/dev/null || { echo "tmux is needed (apt-get install tmux)" >&2; exit 2; }
 dotnet build -c Release src/VirtioScope.Cli -v quiet -nologo >/dev/null
@@ -21,11 +24,11 @@ completed() { tmux -L "$sock" capture-pane -p -t b | grep -o 'completions [0-9]*
 
 tui_once() {
   tmux -L "$sock" new-session -d -s b -x 160 -y 50 "$vs debug ${workload[*]}"
-  until tmux -L "$sock" capture-pane -p -t b | grep -q "paused before access 1"; do sleep 0.05; done
+  until tmux -L "$sock" capture-pane -p -t b | grep -q "paused before access"; do sleep 0.05; done
   sleep 0.5
   # A key sent before the TUI reads its input is lost: send F5 until the status line says it runs.
   until tmux -L "$sock" capture-pane -p -t b | grep -q "^running"; do tmux -L "$sock" send-keys -t b F5; sleep 0.3; done
-  sleep 1
+  sleep "$warmup"
   local t1 c1 t2 c2
   t1=$(date +%s.%N); c1=$(completed)
   sleep "$seconds"
@@ -58,7 +61,7 @@ for _ in $(seq "$rounds"); do
   best_batch=$(python3 -c "print(max($best_batch, $(batch_once)))")
   best_tui=$(python3 -c "print(max($best_tui, $(tui_once)))")
 done
-echo "4 KiB random reads, QD64, 64 MiB memory disk (run: 2,000,000 requests; TUI: rate over $seconds s), best of $rounds, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "4 KiB random reads, QD64, 64 MiB memory disk (run: 2,000,000 requests; TUI: rate over $seconds s after $warmup s), best of $rounds, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 python3 - "$best_run" "$best_tui" "$best_batch" <<'PY'
 import sys
 run, tui, batch = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])

@@ -37,12 +37,18 @@ public sealed class DebugSession : IDisposable
         _sourceFactory = sourceFactory;
         _log = log;
         _machine = NewMachine();
+        if (options.PauseAt == PausePoint.Discovery)
+        {
+            // The guest's first write is its reset, after the bus discovery reads: stop right after it.
+            _machine.Run(long.MaxValue, long.MaxValue, long.MaxValue, breakpoints: null, writeLimit: 1);
+        }
         Refresh();
     }
 
     /// <summary>
-    /// Opens a session paused before the first register access. Without a source factory the live guest drives the
-    /// device with the options' workload.
+    /// Opens a session paused where <see cref="SessionOptions.PauseAt"/> says: by default after the guest's bus
+    /// discovery and its first write (the reset), else before the first register access. Without a source factory the
+    /// live guest drives the device with the options' workload.
     /// </summary>
     /// <exception cref="IOException">The image cannot be opened.</exception>
     /// <exception cref="ImageException">The image is not a usable disk image.</exception>

@@ -59,6 +59,9 @@ public sealed record SessionOptions
     /// <summary>Stamp written blocks and check reads.</summary>
     public bool Verify { get; init; }
 
+    /// <summary>Where the session first pauses: after bus discovery and the reset (default), or before the first access.</summary>
+    public PausePoint PauseAt { get; init; } = PausePoint.Discovery;
+
     /// <summary>Record the session to this <c>.vstrace</c> file (rewritten from the start whenever the session steps back).</summary>
     public string? RecordPath { get; init; }
 

@@ -30,7 +30,7 @@ public sealed class DebugCommandTests : IDisposable
     public void Batch_json_prints_one_object_per_command_and_exits_zero_when_all_worked()
     {
         string script = Script("step 3\nbreak status\ncontinue\nregs\ndelete all\nnext\nchain\nqueue 0\nevents 3\ninfo\n");
-        (int exit, string stdout, string stderr) = CliRunner.Run("debug", "--memory", "1M", "--queue-depth", "4", "--batch", script, "--output", "json");
+        (int exit, string stdout, string stderr) = CliRunner.Run("debug", "--memory", "1M", "--queue-depth", "4", "--pause-at", "first-access", "--batch", script, "--output", "json");
         Assert.True(exit == 0, stderr + stdout);
         string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(10, lines.Length);
@@ -55,7 +55,8 @@ public sealed class DebugCommandTests : IDisposable
             Assert.Equal(1, exit);
             Assert.Contains("error: unknown command 'frob' (try help)", stdout);
             Assert.Contains("error: register offset 0x3 is not 4-byte aligned", stdout);
-            Assert.Contains("at access 1 (from 0): step done", stdout);
+            // The default start is after bus discovery and the reset (access 4): the step reads the status back.
+            Assert.Contains("at access 5 (from 4): step done; status 0 (reset)", stdout);
         }
         finally
         {

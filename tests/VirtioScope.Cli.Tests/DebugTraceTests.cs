@@ -61,7 +61,8 @@ public sealed class DebugTraceTests : IDisposable
 
         List<JsonElement> t = Batch("step 3\nnext 7\nregs\nqueue 0\nchain\nrequest\nevents 5\nstep\nregs\nqueue 0\nstep 40\nqueue 0\nback 40\nregs\nqueue 0\nback request\ninfo\ncontinue\ninfo\n",
             "--trace", trace);
-        Assert.Equal(3, t[0].GetProperty("position").GetInt64());
+        // A trace session starts after the recording's bus discovery and reset (4 accesses), like a live one.
+        Assert.Equal(7, t[0].GetProperty("position").GetInt64());
         // At the 7th completion the trace session is where the live one was, register for register.
         long at = l[0].GetProperty("position").GetInt64();
         Assert.Equal(at, t[1].GetProperty("position").GetInt64());

@@ -12,6 +12,8 @@ internal static class Sessions
         Requests = 2000,
         QueueDepth = 4,
         Seed = 7,
+        // These tests count accesses from the guest's very first one; StartPointTests covers the default start.
+        PauseAt = PausePoint.FirstAccess,
     };
 
     public static DebugSession Open(SessionOptions? options = null) => DebugSession.Open(options ?? Small());

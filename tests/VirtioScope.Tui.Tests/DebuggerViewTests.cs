@@ -16,7 +16,9 @@ public class DebuggerViewTests
         Assert.Contains("Chain / request", screen);
         Assert.Contains("Backend", screen);
         Assert.Contains("Events", screen);
-        Assert.Contains("paused before access 1", screen);
+        // The default start: after the guest's bus discovery reads and its reset write (access 4).
+        Assert.Contains("paused before access 5", screen);
+        Assert.Contains("bus discovery", screen);
         Assert.Contains("Status", screen);
         Assert.Contains("0 (reset)", screen);
         Assert.Contains("F11", screen);
@@ -28,8 +30,9 @@ public class DebuggerViewTests
     public void F11_steps_one_access_and_the_changed_status_is_highlighted()
     {
         using var h = new Headless();
-        h.Press(Key.F11, 5);
+        h.Press(Key.F11);
         Assert.Contains("paused before access 6", h.Screen);
+        Assert.Contains("read  Status (0x070) -> 0x0", h.Screen);
         Assert.Equal("0 (reset)", h.Session.Snapshot().Status);
         h.Press(Key.F11);
         Assert.Contains("ACKNOWLEDGE", h.Screen);
@@ -105,8 +108,8 @@ public class DebuggerViewTests
         using var h = new Headless();
         h.Press(Key.F11, 8);
         h.Press(Key.F7);
-        Assert.Equal(7, h.Session.Position);
-        Assert.Contains("paused before access 8", h.Screen);
+        Assert.Equal(11, h.Session.Position);
+        Assert.Contains("paused before access 12", h.Screen);
         h.Press(Key.F10, 3);
         Assert.Equal(3, h.Session.Completions);
         h.Press(Key.F8);
@@ -172,7 +175,9 @@ public class DebuggerViewTests
             using var reader = VirtioScope.Tracing.Format.TraceReader.Open(path);
             SessionOptions options = VirtioScope.Debugger.Sources.TraceGuestSource.OptionsFor(reader.Header, imagePath: null);
             using var h = new Headless(() => DebugSession.Open(options, () => new VirtioScope.Debugger.Sources.TraceGuestSource(reader, "t.vstrace")));
-            Assert.Contains("trace t.vstrace: event 0 of", h.View.StatusText);
+            // A recording starts paused after its bus discovery and reset too.
+            Assert.Matches(@"trace t\.vstrace: event [1-9]\d* of", h.View.StatusText);
+            Assert.Contains("bus discovery", h.View.StatusText);
             h.Press(Key.F10);
             Assert.Matches(@"queue 0 chain \d+: in sector \d+ bytes 4096 status OK", h.PaneText(h.View.ChainPane));
             Assert.Contains("1 completed", h.View.StatusText);

@@ -33,11 +33,17 @@ internal static class DebugCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log more" };
         var trace = new Option<string?>("--trace") { Description = "Step through a recorded trace (.vstrace) instead of the live guest; IMAGE or --memory is the backend to replay against (default: a zeroed memory disk, the recording's copy of the original content for --full image recordings, or the recorded image)" };
         var record = new Option<string?>("--record") { Description = "Record the session to this trace file (.vstrace, as run --record); rewritten when the session steps back" };
+        var pauseAt = new Option<string>("--pause-at")
+        {
+            Description = "Where the session starts paused: discovery (after the guest's bus discovery reads and its reset write) or first-access (before its first register access)",
+            DefaultValueFactory = _ => "discovery",
+        };
+        pauseAt.AcceptOnlyFromAmong("discovery", "first-access");
         var full = new Option<bool>("--full") { Description = "With --record: keep the bytes the device writes to guest memory, not only their hashes" };
 
         var command = new Command("debug", "Step through the device's work: registers, queues, chains and events, in a TUI or in batch mode")
         {
-            image, rw, batch, output, log, verbose, trace, record, full,
+            image, rw, batch, output, log, verbose, trace, record, full, pauseAt,
         };
         shared.AddTo(command);
         VhostDebugCommand vhost = VhostDebugCommand.AddTo(command);
@@ -63,7 +69,8 @@ internal static class DebugCommand
                 {
                     options = LiveOptions(parse, shared, parse.GetValue(image));
                 }
-                options = options with { WriteThroughToImage = parse.GetValue(rw), RecordPath = parse.GetValue(record), RecordFullData = parse.GetValue(full) };
+                options = options with { WriteThroughToImage = parse.GetValue(rw), RecordPath = parse.GetValue(record), RecordFullData = parse.GetValue(full),
+                    PauseAt = parse.GetValue(pauseAt) == "first-access" ? PausePoint.FirstAccess : PausePoint.Discovery };
                 if (options.RecordPath is not null && tracePath is not null && Path.GetFullPath(options.RecordPath) == Path.GetFullPath(tracePath))
                 {
                     throw new ArgumentException("--record would overwrite the trace given with --trace");

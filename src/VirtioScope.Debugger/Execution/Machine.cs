@@ -37,6 +37,8 @@ internal sealed partial class Machine : IDisposable
 
     // Set by the controller while the guest is parked; read by the guest thread.
     private long _limit;
+    private long _writeLimit = long.MaxValue;
+    private long _writes;
     private long _completionTarget = long.MaxValue;
     private long _eventLimit = long.MaxValue;
     private Breakpoint[] _breakpoints = [];
@@ -162,7 +164,11 @@ internal sealed partial class Machine : IDisposable
     /// at that event, inside its access), hit a breakpoint (when <paramref name="breakpoints"/> is given) or was
     /// paused; returns when it stops.
     /// </summary>
-    public void Run(long limit, long completionTarget, long eventLimit, Breakpoint[]? breakpoints)
+    public void Run(long limit, long completionTarget, long eventLimit, Breakpoint[]? breakpoints) =>
+        Run(limit, completionTarget, eventLimit, breakpoints, writeLimit: long.MaxValue);
+
+    /// <summary>As <see cref="Run(long, long, long, Breakpoint[])"/>, also stopping before the next access once <paramref name="writeLimit"/> register writes were admitted.</summary>
+    public void Run(long limit, long completionTarget, long eventLimit, Breakpoint[]? breakpoints, long writeLimit)
     {
         lock (_lock)
         {
@@ -173,6 +179,7 @@ internal sealed partial class Machine : IDisposable
             _limit = limit;
             _completionTarget = completionTarget;
             _eventLimit = eventLimit;
+            _writeLimit = writeLimit;
             _armed = breakpoints is not null;
             _breakpoints = breakpoints ?? [];
             _skipMmioOnce = true;
@@ -246,6 +253,10 @@ internal sealed partial class Machine : IDisposable
         }
         _skipMmioOnce = false;
         Position++;
+        if (isWrite)
+        {
+            _writes++;
+        }
     }
 
     private string? StopBefore(int offset, bool isWrite, uint value)
@@ -258,6 +269,10 @@ internal sealed partial class Machine : IDisposable
         if (Position >= _limit)
         {
             return Position == 0 ? "paused before the first register access" : "step done";
+        }
+        if (_writes >= _writeLimit)
+        {
+            return "paused after bus discovery and the driver's first write";
         }
         if (_pauseRequested)
         {
