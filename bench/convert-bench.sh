@@ -7,7 +7,9 @@ work=${1:-$(mktemp -d /tmp/vs-bench.XXXXXX)}
 mkdir -p "$work"
 # Published native AOT, as the tool is installed (tools/publish.sh): a JIT build spends ~0.09 s of each run starting,
 # which on the sparse cases is most of qemu-img's whole run time.
-vs=("$(bash "$here/../tools/publish.sh" "$work/bin" 2>"$work/build.log")") || { cat "$work/build.log"; exit 1; }
+# shellcheck source=tool.sh
+. "$here/tool.sh"
+vs=("$(vs_tool)")
 # shellcheck source=quiet-host.sh
 . "$here/quiet-host.sh"
 quiet_host

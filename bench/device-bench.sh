@@ -18,8 +18,8 @@ print(f"4 KiB random reads, QD64, memory backend: {1e9 / r4k:,.0f} requests/s ({
 seq, cpy = ns("SequentialRead1M"), ns("MemoryCopy1M")
 print(f"1 MiB reads: {2**20 / seq * 1e9 / 1e9:.2f} GB/s; memcpy of the same bytes: {2**20 / cpy * 1e9 / 1e9:.2f} GB/s; ratio {cpy / seq:.0%}")
 PY
-vs=src/VirtioScope.Cli/bin/Release/net10.0/virtioscope
-dotnet build -c Release src/VirtioScope.Cli -v quiet -nologo >/dev/null
+. bench/tool.sh
+vs=$(vs_tool)
 echo "virtioscope run --memory 64M --workload randread --requests 2000000 --queue-depth 64:"
 "$vs" run --memory 64M --workload randread --requests 2000000 --queue-depth 64 | sed -n 's/^elapsed *//p'
 echo "virtioscope run --memory 256M --workload seqread --block-size 1M --requests 4000 --queue-depth 16:"

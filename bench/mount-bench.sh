@@ -9,8 +9,9 @@ size_mib=${1:-1024}
 for tool in qemu-img qcowmount qemu-storage-daemon fio fusermount3 dotnet; do
   command -v "$tool" >/dev/null || { echo "mount-bench: $tool is missing (apt-get install qemu-utils libqcow-utils qemu-system-common fio fuse3)" >&2; exit 1; }
 done
-dotnet build src/VirtioScope.Cli -c Release -v q -nologo >/dev/null
-vs() { dotnet src/VirtioScope.Cli/bin/Release/net10.0/virtioscope.dll "$@"; }
+. bench/tool.sh
+vs_bin=$(vs_tool)
+vs() { "$vs_bin" "$@"; }
 
 work=$(mktemp -d)
 qsd_pid=

@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-300000}
 rounds=${2:-3}
-dotnet build -c Release src/VirtioScope.Cli -v quiet -nologo >/dev/null
-vs=src/VirtioScope.Cli/bin/Release/net10.0/virtioscope
+. bench/tool.sh
+vs=$(vs_tool)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 workload=(--memory 64M --workload randread --block-size 4k --queue-depth 64 --requests "$requests" --output json)

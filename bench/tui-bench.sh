@@ -14,8 +14,8 @@ rounds=${2:-3}
 warmup=${3:-1}
 requests=50000000
 command -v tmux >/dev/null || { echo "tmux is needed (apt-get install tmux)" >&2; exit 2; }
-dotnet build -c Release src/VirtioScope.Cli -v quiet -nologo >/dev/null
-vs=$(pwd)/src/VirtioScope.Cli/bin/Release/net10.0/virtioscope
+. bench/tool.sh
+vs=$(vs_tool)
 sock="vscope-bench-$$"
 trap 'tmux -L "$sock" kill-server 2>/dev/null || true' EXIT
 workload=(--memory 64M --workload randread --block-size 4k --queue-depth 64 --requests "$requests")

@@ -14,7 +14,8 @@ format=${2:-qcow2}
 for tool in qemu-img qemu-storage-daemon qemu-system-x86_64 gcc dotnet; do
   command -v "$tool" >/dev/null || { echo "vhost-bench: $tool is missing" >&2; exit 1; }
 done
-dotnet build src/VirtioScope.Cli -c Release -v q -nologo >/dev/null
+. bench/tool.sh
+vs_bin=$(vs_tool)
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -61,7 +62,7 @@ run() {
 
 # Page cache warm for both: each server reads the same file.
 cat "$work/image.$format" > /dev/null
-dotnet src/VirtioScope.Cli/bin/Release/net10.0/virtioscope.dll serve --vhost-user-blk "$work/vu.sock" --num-queues 2 \
+"$vs_bin" serve --vhost-user-blk "$work/vu.sock" --num-queues 2 \
   "$work/image.$format" 2>"$work/vs.log" &
 server_pid=$!
 run virtioscope
