@@ -23,6 +23,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     private readonly RecordEncoder _encoder = new();
     private readonly ChunkSink _chunks;
     private readonly XxHash3 _readDigest = new();
+    private readonly DataHashMemo _memo = new();
     private readonly int _chunkTarget;
     private long _tailBytes;
     private long _events;
@@ -100,7 +101,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void DeviceWrite(ulong address, ReadOnlySpan<byte> bytes)
     {
-        _encoder.DeviceWrite(address, bytes.Length, RecordEncoder.Hash(bytes), FullData ? bytes : default);
+        _encoder.DeviceWrite(address, bytes.Length, _memo.Hash(bytes), FullData ? bytes : default);
         Added();
     }
 
@@ -141,7 +142,7 @@ public sealed class TraceWriter : ITraceSink, IDisposable
         ulong hash = 0;
         if (op is BackendOp.Read or BackendOp.Write)
         {
-            hash = RecordEncoder.Hash(data);
+            hash = _memo.Hash(data);
             if (op == BackendOp.Read)
             {
                 Span<byte> h = stackalloc byte[8];
