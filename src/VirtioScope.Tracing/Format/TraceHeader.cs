@@ -32,13 +32,6 @@ public sealed record BackendInfo
 /// </summary>
 public sealed record TraceHeader
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter() },
-    };
-
     /// <summary>"virtioscope" for a recording, "qemu-log" for an imported QEMU trace log.</summary>
     public string Source { get; init; } = "virtioscope";
 
@@ -79,14 +72,14 @@ public sealed record TraceHeader
     public string? Description { get; init; }
 
     /// <summary>Serializes to UTF-8 JSON.</summary>
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, TraceHeaderJson.Default.TraceHeader);
 
     /// <summary>Parses the JSON description; throws <see cref="InvalidDataException"/> when it is not one.</summary>
     public static TraceHeader FromJson(ReadOnlySpan<byte> utf8)
     {
         try
         {
-            return JsonSerializer.Deserialize<TraceHeader>(utf8, Json)
+            return JsonSerializer.Deserialize(utf8, TraceHeaderJson.Default.TraceHeader)
                 ?? throw new InvalidDataException("trace header: JSON description is null");
         }
         catch (JsonException e)
