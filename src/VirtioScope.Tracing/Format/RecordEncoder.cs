@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace VirtioScope.Tracing.Format;
@@ -41,8 +42,10 @@ internal sealed class RecordEncoder
     public const int BufferSize = TraceLayout.ChunkTarget + (64 << 10);
 
     /// <summary>Hash used for every data field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ulong Hash(ReadOnlySpan<byte> data) => XxHash3.HashToUInt64(data);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Mmio(RecordKind kind, uint offset, int width, uint value)
     {
         Span<byte> s = Reserve(1 + (2 * Varint.MaxBytes) + 1);
@@ -57,6 +60,7 @@ internal sealed class RecordEncoder
         Commit(n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GuestRead(ulong address, ReadOnlySpan<byte> bytes)
     {
         Span<byte> s = Reserve(1 + (2 * Varint.MaxBytes) + bytes.Length);
@@ -68,6 +72,7 @@ internal sealed class RecordEncoder
         Commit(n + bytes.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void DeviceWrite(ulong address, long length, ulong hash, ReadOnlySpan<byte> bytesOrEmpty)
     {
         Span<byte> s = Reserve(1 + (2 * Varint.MaxBytes) + 8 + 1 + bytesOrEmpty.Length);
@@ -82,6 +87,7 @@ internal sealed class RecordEncoder
         Commit(n + bytesOrEmpty.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Single(RecordKind kind, ulong value)
     {
         Span<byte> s = Reserve(1 + Varint.MaxBytes);
@@ -89,6 +95,7 @@ internal sealed class RecordEncoder
         Commit(1 + Varint.Write(s[1..], value));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void BackendIo(BackendOp op, long offset, long length, ulong hash)
     {
         Span<byte> s = Reserve(2 + (2 * Varint.MaxBytes) + 8);
@@ -105,6 +112,7 @@ internal sealed class RecordEncoder
         Commit(n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Request(int queue, int id, byte type, ulong sector, long dataBytes, int segments, int rejection, long timestamp)
     {
         Span<byte> s = Reserve(2 + (7 * Varint.MaxBytes));
@@ -121,6 +129,7 @@ internal sealed class RecordEncoder
         Commit(n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Completion(int queue, int id, byte status, uint used, long timestamp)
     {
         Span<byte> s = Reserve(2 + (4 * Varint.MaxBytes));

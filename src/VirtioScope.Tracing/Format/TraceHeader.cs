@@ -72,14 +72,14 @@ public sealed record TraceHeader
     public string? Description { get; init; }
 
     /// <summary>Serializes to UTF-8 JSON.</summary>
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, TraceHeaderJsonContext.Default.TraceHeader);
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, TraceHeaderJson.Default.TraceHeader);
 
     /// <summary>Parses the JSON description; throws <see cref="InvalidDataException"/> when it is not one.</summary>
     public static TraceHeader FromJson(ReadOnlySpan<byte> utf8)
     {
         try
         {
-            return JsonSerializer.Deserialize(utf8, TraceHeaderJsonContext.Default.TraceHeader)
+            return JsonSerializer.Deserialize(utf8, TraceHeaderJson.Default.TraceHeader)
                 ?? throw new InvalidDataException("trace header: JSON description is null");
         }
         catch (JsonException e)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace VirtioScope.Tracing.Format;
 
 /// <summary>LEB128 unsigned variable-length integers, as used for every integer field inside a chunk.</summary>
@@ -7,6 +9,7 @@ public static class Varint
     public const int MaxBytes = 10;
 
     /// <summary>Writes <paramref name="value"/> into <paramref name="destination"/> and returns the bytes used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Write(Span<byte> destination, ulong value)
     {
         int i = 0;

@@ -1,4 +1,5 @@
 using VirtioScope.Block;
+using System.Runtime.CompilerServices;
 using VirtioScope.Tracing.Format;
 
 namespace VirtioScope.Tracing.Recording;
@@ -28,6 +29,7 @@ public sealed class RecordingBackend(IBlockBackend inner, ITraceSink? sink = nul
     public BlockCapabilities Capabilities => _inner.Capabilities;
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Read(long offset, Span<byte> destination)
     {
         _inner.Read(offset, destination);
@@ -35,6 +37,7 @@ public sealed class RecordingBackend(IBlockBackend inner, ITraceSink? sink = nul
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
         Sink?.BackendIo(BackendOp.Write, offset, source.Length, source);

@@ -1,5 +1,6 @@
 using VirtioScope.Block;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using VirtioScope.Memory;
 using VirtioScope.Tracing.Format;
 using VirtioScope.Virtio;
@@ -68,10 +69,12 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IBlockRequestObserver.RequestParsed(int queue, ushort id, BlkRequestType type, ulong sector, uint dataBytes, int segments, RequestRejection rejection) =>
         _sink.Request(queue, id, RequestCodes.TypeCode(type), sector, dataBytes, segments, (int)rejection, Elapsed());
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IBlockRequestObserver.RequestCompleted(int queue, ushort id, byte status, uint usedLength) =>
         _sink.Completion(queue, id, status, usedLength, Elapsed());
 
@@ -82,7 +85,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     public GuestReadFeeder? Feeder { get; set; }
 
     /// <summary>Wraps the guest's interrupt handler so that the interrupt is recorded before the guest sees it.</summary>
-    public Action InterruptHandler(Action? guestHandler) => () =>
+    public Action InterruptHandler(Action? guestHandler) => [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
     {
         FlushDeviceWrites();
         _sink.Interrupt(_transport.InterruptStatus);
@@ -90,6 +93,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     };
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public uint Read(ulong offset, int width)
     {
         uint value = _transport.Read(offset, width);
@@ -99,6 +103,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Write(ulong offset, int width, uint value)
     {
         _sink.Mmio(true, (uint)Math.Min(offset, uint.MaxValue), width, value);
@@ -107,6 +112,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IGuestMemoryObserver.OnRead(ulong address, Span<byte> bytes)
     {
         Feeder?.Invoke(address, bytes);
@@ -114,6 +120,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     }
 
     /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IGuestMemoryObserver.OnWrite(ulong address, int length)
     {
         if (_pendingCount == _pending.Length)
@@ -124,6 +131,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
     }
 
     /// <summary>Records the device's pending writes to guest memory with the bytes now there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FlushDeviceWrites()
     {
         for (int i = 0; i < _pendingCount; i++)
@@ -156,6 +164,7 @@ public sealed class TraceRecorder : IMmioDevice, IGuestMemoryObserver, IBlockReq
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private long Elapsed() => (long)Stopwatch.GetElapsedTime(_start).TotalNanoseconds;
 
     /// <summary>Stops observing; records writes still pending.</summary>
