@@ -29,6 +29,8 @@ public sealed class VhostDebuggerViewTests
         Assert.Contains("REPLY_ACK", vhost);
         Assert.Contains("region guest 0x", vhost);
         Assert.Contains("ring 0: size 16", vhost);
+        // The ring's whole line fits on a 160-column screen.
+        Assert.Contains("started, base 0, last avail 0, used idx 0", screen);
         Assert.Contains("enabled", vhost);
         Assert.Contains("queue 0: split, size 16", VhostHeadless.Text(h.View.QueuePane));
         Assert.Contains("no request has been taken yet", VhostHeadless.Text(h.View.RequestPane));

@@ -40,9 +40,10 @@ public sealed class VhostDebuggerView : Window
     private readonly IApplication _app;
     private readonly object? _timer;
     private readonly LinesView _statusLine = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
-    private readonly FrameView _vhostFrame = new() { Title = "vhost-user", X = 0, Y = 1, Width = Dim.Percent(55), Height = Dim.Percent(45) };
-    private readonly FrameView _queueFrame = new() { Title = "Queue 0", Y = 1, Width = Dim.Fill(), Height = Dim.Percent(45) };
-    private readonly FrameView _requestFrame = new() { Title = "Request", X = 0, Width = Dim.Fill() };
+    // Full width: a ring's negotiation line is about 140 columns.
+    private readonly FrameView _vhostFrame = new() { Title = "vhost-user", X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Percent(35) };
+    private readonly FrameView _queueFrame = new() { Title = "Queue 0", X = 0, Width = Dim.Percent(45) };
+    private readonly FrameView _requestFrame = new() { Title = "Request", Width = Dim.Fill() };
     private readonly FrameView _eventsFrame = new() { Title = "Events", X = 0, Width = Dim.Fill(), Height = 8 };
     private readonly TextField _commandLine = new() { X = 1, Width = Dim.Fill(), Height = 1, Visible = false };
     private readonly Label _prompt = new() { X = 0, Width = 1, Height = 1, Text = ":", Visible = false };
@@ -66,7 +67,9 @@ public sealed class VhostDebuggerView : Window
         _app = app;
         Title = "virtioscope debug --vhost-user-blk";
         BorderStyle = Terminal.Gui.Drawing.LineStyle.None;
-        _queueFrame.X = Pos.Right(_vhostFrame);
+        _queueFrame.Y = Pos.Bottom(_vhostFrame);
+        _queueFrame.Height = Dim.Fill(Dim.Func(_ => _eventsFrame.Frame.Height + 2));
+        _requestFrame.X = Pos.Right(_queueFrame);
         _requestFrame.Y = Pos.Bottom(_vhostFrame);
         _requestFrame.Height = Dim.Fill(Dim.Func(_ => _eventsFrame.Frame.Height + 2));
         _eventsFrame.Y = Pos.AnchorEnd(10);
@@ -278,10 +281,7 @@ public sealed class VhostDebuggerView : Window
             case VhostQueueView q:
                 _queue = q.Index;
                 break;
-            case VhostMoveResult m:
-                _message = Inv($"{r.Command}: {m.State}, {m.Reason}");
-                break;
-            case null or RequestView or VhostNegotiationView or IReadOnlyList<EventRow>:
+            case null or VhostMoveResult or RequestView or VhostNegotiationView or IReadOnlyList<EventRow>:
                 break;
             default:
                 ShowOutput(r.Command, Lines(r));
