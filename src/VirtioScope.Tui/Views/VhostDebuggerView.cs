@@ -40,8 +40,8 @@ public sealed class VhostDebuggerView : Window
     private readonly IApplication _app;
     private readonly object? _timer;
     private readonly LinesView _statusLine = new() { X = 0, Y = 0, Width = Dim.Fill(), Height = 1 };
-    // Full width: a ring's negotiation line is about 140 columns.
-    private readonly FrameView _vhostFrame = new() { Title = "vhost-user", X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Percent(35) };
+    // Full width: a ring's negotiation line is about 140 columns. A quarter of the height holds two regions and several rings.
+    private readonly FrameView _vhostFrame = new() { Title = "vhost-user", X = 0, Y = 1, Width = Dim.Fill(), Height = Dim.Percent(25) };
     private readonly FrameView _queueFrame = new() { Title = "Queue 0", X = 0, Width = Dim.Percent(45) };
     private readonly FrameView _requestFrame = new() { Title = "Request", Width = Dim.Fill() };
     private readonly FrameView _eventsFrame = new() { Title = "Events", X = 0, Width = Dim.Fill(), Height = 8 };
