@@ -72,7 +72,8 @@ public sealed class DebugVhostUsageTests
     [Theory]
     [InlineData("--record|t.vstrace|--batch|-", "--record cannot be combined with --vhost-user-blk")]
     [InlineData("--rw|--batch|-", "--rw does not apply to --vhost-user-blk")]
-    [InlineData("", "has no TUI yet: give --batch FILE")]
+    [InlineData("--record|t.vstrace", "--record cannot be combined with --vhost-user-blk")]
+    [InlineData("--num-queues|65", "--num-queues 65 is outside 1..64")]
     [InlineData("--num-queues|0|--batch|-", "--num-queues 0 is outside 1..64")]
     public void BadUsageExitsTwoWithOneLine(string extra, string message)
     {

@@ -11,7 +11,8 @@ namespace VirtioScope.Tui.Tests;
 /// <summary>The debugger window on Terminal.Gui's headless ANSI driver: draw into a buffer, read it back as text.</summary>
 internal sealed class Headless : IDisposable
 {
-    private static readonly Lock ConsoleGate = new();
+    /// <summary>Console.Out is process-wide: one headless window (of either debugger) at a time.</summary>
+    internal static readonly Lock ConsoleGate = new();
     private readonly TextWriter _oldOut;
 
     public Headless(SessionOptions? options = null, int width = 160, int height = 50)

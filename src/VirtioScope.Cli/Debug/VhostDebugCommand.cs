@@ -3,6 +3,7 @@ using Serilog;
 using VirtioScope.Block;
 using VirtioScope.Cli.Images;
 using VirtioScope.Images;
+using VirtioScope.Tui;
 using VirtioScope.VhostDebug;
 using VirtioScope.VhostUser;
 using VirtioScope.Virtio;
@@ -10,14 +11,14 @@ using VirtioScope.Virtio;
 namespace VirtioScope.Cli.Debug;
 
 /// <summary>
-/// <c>debug --vhost-user-blk SOCKET IMAGE [-f FMT] [--num-queues N] [--no-packed] [--readonly] --batch FILE|- [--output text|json]</c>:
+/// <c>debug --vhost-user-blk SOCKET IMAGE [-f FMT] [--num-queues N] [--no-packed] [--readonly] [--batch FILE|- [--output text|json]]</c>:
 /// serves IMAGE to a real guest as <c>serve</c> does, with the debugger holding the queues (starting paused), and runs
-/// the batch commands against it. When the batch ends the server stops. Exit codes as <c>debug</c>: 0 every command
+/// the batch commands against it, or the TUI without <c>--batch</c>. When the batch or the TUI ends the server stops. Exit codes as <c>debug</c>: 0 every command
 /// worked, 1 one failed, 2 bad usage or the image or socket could not be set up.
 /// </summary>
 internal sealed class VhostDebugCommand
 {
-    private readonly Option<string?> _socket = new("--vhost-user-blk") { Description = "Debug a real guest: serve IMAGE as a vhost-user-blk back-end on this Unix socket (starts paused; needs --batch)" };
+    private readonly Option<string?> _socket = new("--vhost-user-blk") { Description = "Debug a real guest: serve IMAGE as a vhost-user-blk back-end on this Unix socket (starts paused; the TUI, or --batch)" };
     private readonly Option<string?> _format = new("-f") { Description = "With --vhost-user-blk: image format (detected by its magic when omitted)" };
     private readonly Option<int> _queues = new("--num-queues") { Description = "With --vhost-user-blk: request queues offered", DefaultValueFactory = _ => 1 };
     private readonly Option<bool> _noPacked = new("--no-packed") { Description = "With --vhost-user-blk: do not offer packed virtqueues" };
@@ -36,7 +37,7 @@ internal sealed class VhostDebugCommand
     /// <summary>Whether this invocation debugs a vhost-user front-end.</summary>
     public bool Requested(ParseResult parse) => parse.GetValue(_socket) is not null;
 
-    /// <summary>Serves and debugs until the batch ends.</summary>
+    /// <summary>Serves and debugs until the batch or the TUI ends.</summary>
     public int Run(ParseResult parse, string? image, string? batchFile, bool json, ILogger logger)
     {
         string socket = parse.GetValue(_socket)!;
@@ -44,10 +45,6 @@ internal sealed class VhostDebugCommand
         if (image is null)
         {
             return Fail("debug --vhost-user-blk needs IMAGE");
-        }
-        if (batchFile is null)
-        {
-            return Fail("debug --vhost-user-blk has no TUI yet: give --batch FILE (or - for stdin)");
         }
         foreach (string unsupported in (string[])["--record", "--trace", "--memory"])
         {
@@ -68,10 +65,10 @@ internal sealed class VhostDebugCommand
         {
             return Fail($"{image}: no such file");
         }
-        TextReader input;
+        TextReader? input;
         try
         {
-            input = batchFile == "-" ? Console.In : File.OpenText(batchFile);
+            input = batchFile is null ? null : batchFile == "-" ? Console.In : File.OpenText(batchFile);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -95,7 +92,7 @@ internal sealed class VhostDebugCommand
         }
     }
 
-    private static int Serve(string socket, string image, ImageBlockBackend disk, int queues, bool packed, TextReader input, bool json, ILogger logger)
+    private static int Serve(string socket, string image, ImageBlockBackend disk, int queues, bool packed, TextReader? input, bool json, ILogger logger)
     {
         ulong features = BlockDeviceOptions.SupportedFeatures & ~BlkFeatures.ReadOnly;
         if (!packed)
@@ -130,8 +127,18 @@ internal sealed class VhostDebugCommand
             using (var controller = new VhostDebugController(device))
             {
                 thread.Start();
-                Console.Error.WriteLine($"virtioscope: serving {image} on {server.SocketPath}; the device is paused until continue or step");
-                failed = VhostBatchRunner.Run(new VhostCommandInterpreter(controller, server.SocketPath, image), input, Console.Out, json);
+                var interpreter = new VhostCommandInterpreter(controller, server.SocketPath, image);
+                if (input is null)
+                {
+                    // The TUI's status line shows the socket and the paused state; q returns here and the server stops.
+                    VhostDebuggerApp.Run(controller, interpreter);
+                    failed = 0;
+                }
+                else
+                {
+                    Console.Error.WriteLine($"virtioscope: serving {image} on {server.SocketPath}; the device is paused until continue or step");
+                    failed = VhostBatchRunner.Run(interpreter, input, Console.Out, json);
+                }
             }
             server.Stop();
             thread.Join();
