@@ -194,4 +194,14 @@ public class DebuggerViewTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void F9_keeps_the_break_prefix_while_the_spec_is_typed()
+    {
+        using var h = new Headless();
+        h.Press(Key.F9);
+        h.Type("type out");
+        h.Press(Key.Enter);
+        Assert.Equal("type out", Assert.Single(h.Session.Breakpoints).Spec);
+    }
 }

@@ -288,6 +288,8 @@ public sealed class DebuggerView : Window
         _commandLine.Text = text;
         _commandLine.InsertionPoint = text.Length;
         _commandLine.SetFocus();
+        // Focusing a text field selects its text, and the first key typed would replace the "break " it was opened with.
+        _commandLine.ClearAllSelection();
     }
 
     private void CloseCommandLine()
