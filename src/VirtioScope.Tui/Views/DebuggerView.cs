@@ -30,8 +30,7 @@ public sealed class DebuggerView : Window
     private readonly FrameView _chainFrame = new() { Title = "Chain / request", X = 0, Width = Dim.Percent(50) };
     private readonly FrameView _backendFrame = new() { Title = "Backend", Width = Dim.Fill() };
     private readonly FrameView _eventsFrame = new() { Title = "Events", X = 0, Width = Dim.Fill(), Height = 8 };
-    private readonly TextField _commandLine = new() { X = 1, Width = Dim.Fill(), Height = 1, Visible = false };
-    private readonly Label _prompt = new() { X = 0, Width = 1, Height = 1, Text = ":", Visible = false };
+    private readonly CommandLine _commandLine;
     private Task? _running;
     private int _queue;
     private string? _eventKind;
@@ -56,8 +55,7 @@ public sealed class DebuggerView : Window
         _backendFrame.Y = Pos.Bottom(_registersFrame);
         _backendFrame.Height = Dim.Fill(Dim.Func(_ => _eventsFrame.Frame.Height + 2));
         _eventsFrame.Y = Pos.AnchorEnd(10);
-        _prompt.Y = Pos.AnchorEnd(2);
-        _commandLine.Y = Pos.AnchorEnd(2);
+        _commandLine = new CommandLine(RunCommand);
         _registersFrame.Add(RegistersPane);
         _queueFrame.Add(QueuePane);
         _chainFrame.Add(ChainPane);
@@ -76,7 +74,7 @@ public sealed class DebuggerView : Window
             new Shortcut(Key.N, "Compose", () => HandleKey(Key.N)),
             new Shortcut(Key.Q, "Quit", () => HandleKey(Key.Q)),
         ]);
-        Add(_statusLine, _registersFrame, _queueFrame, _chainFrame, _backendFrame, _eventsFrame, _prompt, _commandLine, statusBar);
+        Add(_statusLine, _registersFrame, _queueFrame, _chainFrame, _backendFrame, _eventsFrame, _commandLine.Prompt, _commandLine.Field, statusBar);
         _app.AddTimeout(RefreshPeriod, () =>
         {
             Tick();
@@ -137,21 +135,9 @@ public sealed class DebuggerView : Window
     public bool HandleKey(Key key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_commandLine.Visible)
+        if (_commandLine.IsOpen)
         {
-            if (key == Key.Enter)
-            {
-                string line = _commandLine.Text;
-                CloseCommandLine();
-                RunCommand(line);
-                return true;
-            }
-            if (key == Key.Esc)
-            {
-                CloseCommandLine();
-                return true;
-            }
-            return false;
+            return _commandLine.HandleKey(key);
         }
         if (IsContinuing)
         {
@@ -176,9 +162,9 @@ public sealed class DebuggerView : Window
         else if (key == Key.F5) { StartContinue(); }
         else if (key == Key.F6) { _message = "not running"; Refresh(); }
         else if (key == Key.F1) { ShowOutput("Help", CommandInterpreter.Help.Select(h => new PaneLine(h)).ToList()); }
-        else if (key == Key.F9) { ShowBreakpoints(); OpenCommandLine("break "); }
-        else if (key == Key.N) { OpenCommandLine("compose write 0 8 0xa5"); }
-        else if (key == (Key)':') { OpenCommandLine(""); }
+        else if (key == Key.F9) { ShowBreakpoints(); _commandLine.Open("break "); }
+        else if (key == Key.N) { _commandLine.Open("compose write 0 8 0xa5"); }
+        else if (key == (Key)':') { _commandLine.Open(""); }
         else if (key == Key.Q) { _app.RequestStop(); }
         else { return false; }
         return true;
@@ -279,24 +265,6 @@ public sealed class DebuggerView : Window
         _output = lines;
         _outputTitle = title;
         Refresh();
-    }
-
-    private void OpenCommandLine(string text)
-    {
-        _prompt.Visible = true;
-        _commandLine.Visible = true;
-        _commandLine.Text = text;
-        _commandLine.InsertionPoint = text.Length;
-        _commandLine.SetFocus();
-        // Focusing a text field selects its text, and the first key typed would replace the "break " it was opened with.
-        _commandLine.ClearAllSelection();
-    }
-
-    private void CloseCommandLine()
-    {
-        _commandLine.Visible = false;
-        _prompt.Visible = false;
-        _commandLine.Text = "";
     }
 
     private static LinesView Pane() => new() { X = 0, Y = 0, Width = Dim.Fill(), Height = Dim.Fill() };

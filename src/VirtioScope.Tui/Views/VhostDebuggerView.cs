@@ -45,8 +45,7 @@ public sealed class VhostDebuggerView : Window
     private readonly FrameView _queueFrame = new() { Title = "Queue 0", X = 0, Width = Dim.Percent(45) };
     private readonly FrameView _requestFrame = new() { Title = "Request", Width = Dim.Fill() };
     private readonly FrameView _eventsFrame = new() { Title = "Events", X = 0, Width = Dim.Fill(), Height = 8 };
-    private readonly TextField _commandLine = new() { X = 1, Width = Dim.Fill(), Height = 1, Visible = false };
-    private readonly Label _prompt = new() { X = 0, Width = 1, Height = 1, Text = ":", Visible = false };
+    private readonly CommandLine _commandLine;
     private Task<CommandResult>? _busy;
     private string _busyCommand = "";
     private int _ticks;
@@ -73,8 +72,7 @@ public sealed class VhostDebuggerView : Window
         _requestFrame.Y = Pos.Bottom(_vhostFrame);
         _requestFrame.Height = Dim.Fill(Dim.Func(_ => _eventsFrame.Frame.Height + 2));
         _eventsFrame.Y = Pos.AnchorEnd(10);
-        _prompt.Y = Pos.AnchorEnd(2);
-        _commandLine.Y = Pos.AnchorEnd(2);
+        _commandLine = new CommandLine(RunCommand);
         _vhostFrame.Add(VhostPane);
         _queueFrame.Add(QueuePane);
         _requestFrame.Add(RequestPane);
@@ -89,7 +87,7 @@ public sealed class VhostDebuggerView : Window
             new Shortcut((Key)':', "Command", () => HandleKey((Key)':')),
             new Shortcut(Key.Q, "Quit", () => HandleKey(Key.Q)),
         ]);
-        Add(_statusLine, _vhostFrame, _queueFrame, _requestFrame, _eventsFrame, _prompt, _commandLine, statusBar);
+        Add(_statusLine, _vhostFrame, _queueFrame, _requestFrame, _eventsFrame, _commandLine.Prompt, _commandLine.Field, statusBar);
         _timer = _app.AddTimeout(RefreshPeriod, () =>
         {
             Tick();
@@ -139,21 +137,9 @@ public sealed class VhostDebuggerView : Window
     public bool HandleKey(Key key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_commandLine.Visible)
+        if (_commandLine.IsOpen)
         {
-            if (key == Key.Enter)
-            {
-                string line = _commandLine.Text;
-                CloseCommandLine();
-                RunCommand(line);
-                return true;
-            }
-            if (key == Key.Esc)
-            {
-                CloseCommandLine();
-                return true;
-            }
-            return false;
+            return _commandLine.HandleKey(key);
         }
         if (key == Key.F6) { Pause(); }
         else if (key == Key.Q) { Quit(); }
@@ -165,8 +151,8 @@ public sealed class VhostDebuggerView : Window
         else if (key == Key.F11 || key == Key.F10) { RunCommand("step"); }
         else if (key == Key.F5) { RunCommand(ContinueCommand); }
         else if (key == Key.F1) { ShowOutput("Help", [.. KeyHelp.Concat(VhostCommandInterpreter.Help).Select(h => new PaneLine(h))]); }
-        else if (key == Key.F9) { ShowBreakpoints(); OpenCommandLine("break "); }
-        else if (key == (Key)':') { OpenCommandLine(""); }
+        else if (key == Key.F9) { ShowBreakpoints(); _commandLine.Open("break "); }
+        else if (key == (Key)':') { _commandLine.Open(""); }
         else { return false; }
         return true;
     }
@@ -301,24 +287,6 @@ public sealed class VhostDebuggerView : Window
         _output = lines;
         _outputTitle = title;
         Refresh();
-    }
-
-    private void OpenCommandLine(string text)
-    {
-        _prompt.Visible = true;
-        _commandLine.Visible = true;
-        _commandLine.Text = text;
-        _commandLine.SetFocus();
-        // Focus selects the whole text, which the first typed key would replace: keep the prefilled "break " instead.
-        _commandLine.ClearAllSelection();
-        _commandLine.InsertionPoint = text.Length;
-    }
-
-    private void CloseCommandLine()
-    {
-        _commandLine.Visible = false;
-        _prompt.Visible = false;
-        _commandLine.Text = "";
     }
 
     /// <inheritdoc />
